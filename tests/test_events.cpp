@@ -1,9 +1,8 @@
-#include "hmr_catch.hpp"
-
 #include <hmr/events.hpp>
-
 #include <set>
 #include <string>
+
+#include "hmr_catch.hpp"
 
 TEST_CASE("every lifecycle event has the name the JSON schema documents", "[events]") {
   using namespace hmr::events;
@@ -24,7 +23,8 @@ TEST_CASE("event names are unique across the variant", "[events]") {
   std::set<std::string> names;
   [&]<std::size_t... i>(std::index_sequence<i...>) {
     (names.emplace(std::variant_alternative_t<i, hmr::event>::name), ...);
-  }(std::make_index_sequence<std::variant_size_v<hmr::event>>{});
+  }
+  (std::make_index_sequence<std::variant_size_v<hmr::event>>{});
   CHECK(names.size() == std::variant_size_v<hmr::event>);
 }
 

@@ -29,10 +29,14 @@ enum class change_kind : std::uint8_t {
 /// The lower-case name of a change kind, as it appears in JSON ("created", ...).
 constexpr std::string_view to_string(change_kind kind) noexcept {
   switch (kind) {
-    case change_kind::created: return "created";
-    case change_kind::modified: return "modified";
-    case change_kind::removed: return "removed";
-    case change_kind::renamed: return "renamed";
+    case change_kind::created:
+      return "created";
+    case change_kind::modified:
+      return "modified";
+    case change_kind::removed:
+      return "removed";
+    case change_kind::renamed:
+      return "renamed";
   }
   return "unknown";
 }
@@ -45,8 +49,8 @@ struct file_change {
   std::string path{};                        ///< the path now (the new path for renames)
   change_kind kind = change_kind::modified;  ///< what happened to it
   std::string old_path{};                    ///< the previous path; set only for `renamed`
-  std::uint32_t root = 0;                  ///< index of the watch root, in the order given
-  bool is_directory = false;               ///< the path is (or was) a directory
+  std::uint32_t root = 0;                    ///< index of the watch root, in the order given
+  bool is_directory = false;                 ///< the path is (or was) a directory
 
   friend bool operator==(const file_change&, const file_change&) = default;
 };
@@ -70,7 +74,7 @@ struct change_batch {
 /// How a process ended: an exit code, or the signal that killed it.
 struct exit_status {
   std::optional<int> code{};  ///< set when the process called exit()
-  int signal = 0;           ///< the terminating signal when `code` is empty
+  int signal = 0;             ///< the terminating signal when `code` is empty
   std::string signal_name{};  ///< "SIGSEGV", ...: filled in by the process layer
 
   /// True for exit code 0.
@@ -89,11 +93,11 @@ struct exit_status {
 struct diagnostic {
   /// How serious the diagnostic is.
   enum class level : std::uint8_t { note, warning, error, fatal };
-  std::string file{};           ///< as the compiler printed it
-  int line = 0;               ///< 1-based; 0 when unknown
-  int column = 0;             ///< 1-based; 0 when unknown
+  std::string file{};             ///< as the compiler printed it
+  int line = 0;                   ///< 1-based; 0 when unknown
+  int column = 0;                 ///< 1-based; 0 when unknown
   level severity = level::error;  ///< its severity
-  std::string message{};        ///< the text after the severity
+  std::string message{};          ///< the text after the severity
 
   friend bool operator==(const diagnostic&, const diagnostic&) = default;
 };
@@ -107,8 +111,8 @@ struct watching {
   static constexpr std::string_view name = "watching";
   std::vector<std::string> roots{};  ///< the watched roots, as the user gave them
   std::string backend{};             ///< "inotify", "poll", ...
-  std::size_t directories = 0;     ///< directories being watched
-  duration startup{};              ///< from start to ready
+  std::size_t directories = 0;       ///< directories being watched
+  duration startup{};                ///< from start to ready
 };
 
 /// A debounced batch of changes was released and will be acted on.
@@ -122,27 +126,27 @@ struct change {
 struct build_started {
   static constexpr std::string_view name = "build_start";
   std::vector<std::string> command{};  ///< argv, or {"/bin/sh", "-c", string}
-  std::uint64_t cycle = 0;           ///< which cycle this build belongs to
+  std::uint64_t cycle = 0;             ///< which cycle this build belongs to
 };
 
 /// A build command ended.
 struct build_finished {
   static constexpr std::string_view name = "build_end";
-  bool success = false;                  ///< true when the build exited with 0
-  exit_status status{};                    ///< how the build process ended
-  duration elapsed{};                    ///< how long the build took
-  std::vector<diagnostic> diagnostics{};   ///< parsed errors and warnings
-  bool cancelled = false;                ///< stopped by hmr because a newer change arrived
-  std::uint64_t cycle = 0;               ///< which cycle this build belongs to
+  bool success = false;                   ///< true when the build exited with 0
+  exit_status status{};                   ///< how the build process ended
+  duration elapsed{};                     ///< how long the build took
+  std::vector<diagnostic> diagnostics{};  ///< parsed errors and warnings
+  bool cancelled = false;                 ///< stopped by hmr because a newer change arrived
+  std::uint64_t cycle = 0;                ///< which cycle this build belongs to
 };
 
 /// The supervised program was started.
 struct process_started {
   static constexpr std::string_view name = "process_start";
-  int pid = 0;                       ///< its process id (also its process group id)
+  int pid = 0;                         ///< its process id (also its process group id)
   std::vector<std::string> command{};  ///< what was run
   std::string reason{};                ///< "initial start", "src/main.cpp changed", ...
-  std::uint64_t cycle = 0;           ///< which cycle started it
+  std::uint64_t cycle = 0;             ///< which cycle started it
 };
 
 /// The supervised program ended.
@@ -154,27 +158,27 @@ struct process_exited {
     exited,   ///< it exited on its own
     crashed,  ///< it was killed by a signal hmr did not send
   };
-  int pid = 0;                   ///< its process id
-  exit_status status{};            ///< exit code or signal
-  duration uptime{};             ///< how long it ran
-  cause why = cause::exited;     ///< who ended it
+  int pid = 0;                ///< its process id
+  exit_status status{};       ///< exit code or signal
+  duration uptime{};          ///< how long it ran
+  cause why = cause::exited;  ///< who ended it
 };
 
 /// The running program was asked to reload changed modules.
 struct reload_started {
   static constexpr std::string_view name = "reload_start";
   std::vector<std::string> modules{};  ///< the modules that changed
-  std::uint64_t cycle = 0;           ///< which cycle this reload belongs to
+  std::uint64_t cycle = 0;             ///< which cycle this reload belongs to
 };
 
 /// A reload attempt ended.
 struct reload_finished {
   static constexpr std::string_view name = "reload_end";
-  bool success = false;              ///< the new code is running with its state kept
+  bool success = false;                ///< the new code is running with its state kept
   std::string reason{};                ///< on failure: why, e.g. "slot 'world' changed layout"
-  duration elapsed{};                ///< request to reloaded
+  duration elapsed{};                  ///< request to reloaded
   std::optional<duration> to_ready{};  ///< request to the app's ready(), when it calls it
-  std::uint64_t cycle = 0;           ///< which cycle this reload belongs to
+  std::uint64_t cycle = 0;             ///< which cycle this reload belongs to
 };
 
 /// One line of output from the program or the build.
@@ -184,9 +188,9 @@ struct output {
   enum class stream_kind : std::uint8_t { out, err };
   /// Which process wrote it.
   enum class source_kind : std::uint8_t { process, build };
-  stream_kind stream = stream_kind::out;  ///< stdout or stderr
+  stream_kind stream = stream_kind::out;      ///< stdout or stderr
   source_kind source = source_kind::process;  ///< the program or the build
-  std::string line{};                       ///< without its line terminator
+  std::string line{};                         ///< without its line terminator
 };
 
 /// Something went wrong that the user can act on.
@@ -194,24 +198,23 @@ struct error {
   static constexpr std::string_view name = "error";
   std::string message{};  ///< what went wrong, naming the thing
   std::string hint{};     ///< how to fix it; may be empty
-  bool fatal = false;   ///< hmr is going to exit because of it
+  bool fatal = false;     ///< hmr is going to exit because of it
 };
 
 /// hmr stopped watching and is about to return.
 struct stopped {
   static constexpr std::string_view name = "stopped";
   std::string reason{};  ///< "interrupted", "quit", "child exited (--on-crash exit)", ...
-  int exit_code = 0;   ///< the code hmr exits with
+  int exit_code = 0;     ///< the code hmr exits with
 };
 
 }  // namespace events
 
 /// Any lifecycle event. Presenters visit it.
-using event = std::variant<events::watching, events::change, events::build_started,
-                           events::build_finished, events::process_started,
-                           events::process_exited, events::reload_started,
-                           events::reload_finished, events::output, events::error,
-                           events::stopped>;
+using event =
+    std::variant<events::watching, events::change, events::build_started, events::build_finished,
+                 events::process_started, events::process_exited, events::reload_started,
+                 events::reload_finished, events::output, events::error, events::stopped>;
 
 /// The JSON name of whichever event `e` holds ("build_start", ...).
 inline std::string_view event_name(const event& e) noexcept {

@@ -1,8 +1,7 @@
 // Proves that an installed hmr is usable: every header through the umbrella, and a few
 // components doing real work. Prints one line and exits 0 when all is well.
-#include <hmr/hmr.hpp>
-
 #include <cstdio>
+#include <hmr/hmr.hpp>
 #include <string>
 
 int main() {
