@@ -1,11 +1,8 @@
-#include "hmr_catch.hpp"
-
-#include <hmr/debouncer.hpp>
-
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <hmr/debouncer.hpp>
 #include <map>
 #include <optional>
 #include <random>
@@ -15,6 +12,8 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "hmr_catch.hpp"
 
 using namespace std::chrono_literals;
 using hmr::change_batch;
@@ -29,7 +28,9 @@ namespace {
 const time_point t0 = time_point{} + 1h;
 
 // i milliseconds, for loop indices.
-std::chrono::milliseconds ms(std::size_t i) { return std::chrono::milliseconds{static_cast<long long>(i)}; }
+std::chrono::milliseconds ms(std::size_t i) {
+  return std::chrono::milliseconds{static_cast<long long>(i)};
+}
 
 // ---------------------------------------------------------------------------------------
 // A tiny notation for changes, shared by the tables here and in docs/debouncer.md:
@@ -92,7 +93,8 @@ file_change parse_change(std::string_view text) {
     const auto arrow = rest.find("-> ");
     std::string_view from = rest.substr(0, arrow);
     if (!from.empty()) from.remove_suffix(1);  // the space before the arrow
-    c.old_path = from.size() > 2 && from[1] == ':' ? std::string{from.substr(2)} : std::string{from};
+    c.old_path =
+        from.size() > 2 && from[1] == ':' ? std::string{from.substr(2)} : std::string{from};
     rest = rest.substr(arrow + 3);
   }
   c.path = path_of(rest);
@@ -221,8 +223,10 @@ void check_against(const std::vector<file_change>& events, const change_batch& e
   } else {
     for (std::size_t i = 0; i < events.size(); ++i) {
       const time_point at = t0 + ms(i);
-      if (variant % 3 == 0) d.push(events[i], at);
-      else d.push(file_change{events[i]}, at);
+      if (variant % 3 == 0)
+        d.push(events[i], at);
+      else
+        d.push(file_change{events[i]}, at);
     }
   }
   const time_point last = variant % 3 == 2 ? t0 : t0 + ms(events.size() - 1);
@@ -250,7 +254,8 @@ std::vector<file_change> alphabet(const std::vector<path_key>& paths, bool direc
       for (auto kind : {change_kind::created, change_kind::modified, change_kind::removed})
         out.push_back({path, kind, "", root, dir});
       for (const auto& [root2, path2] : paths)
-        if (root2 == root && path2 != path) out.push_back({path2, change_kind::renamed, path, root, dir});
+        if (root2 == root && path2 != path)
+          out.push_back({path2, change_kind::renamed, path, root, dir});
     }
   }
   return out;
@@ -528,15 +533,15 @@ TEST_CASE("release timing: a steady stream is cut at the cap", "[debouncer]") {
   // A change every 10 ms for 2 s; the loop polls at deadline() when it comes first.
   const bool one_path = GENERATE(false, true);
   CAPTURE(one_path);
-  debouncer d;  // 50 ms window, 1 s cap
+  debouncer d;                                                // 50 ms window, 1 s cap
   std::vector<std::pair<std::string, std::string>> releases;  // (when, what)
   const auto release = [&](time_point at) {
     auto batch = d.poll(at);
     REQUIRE(batch.has_value());
-    const std::string what =
-        one_path ? describe(*batch)
-                 : std::to_string(batch->size()) + " from " + batch->changes.front().path +
-                       " to " + batch->changes.back().path;
+    const std::string what = one_path ? describe(*batch)
+                                      : std::to_string(batch->size()) + " from " +
+                                            batch->changes.front().path + " to " +
+                                            batch->changes.back().path;
     releases.emplace_back(when(at), what);
   };
   for (int i = 0; i < 200; ++i) {
@@ -665,7 +670,9 @@ TEST_CASE("a 5,000-file burst is one batch in first-change order", "[debouncer]"
   debouncer d;
   for (int round = 0; round < 3; ++round)
     for (int i = 0; i < 5000; ++i)
-      if (i % 3 >= round) d.push(modified("src/f" + std::to_string(i) + ".cpp"), t0 + ms(static_cast<std::size_t>(round)));
+      if (i % 3 >= round)
+        d.push(modified("src/f" + std::to_string(i) + ".cpp"),
+               t0 + ms(static_cast<std::size_t>(round)));
   CHECK(d.pending_count() == 5000);
   const auto batch = d.poll(t0 + 52ms);
   REQUIRE(batch.has_value());

@@ -1,16 +1,15 @@
-#include "hmr_catch.hpp"
-
+#include <cmath>
+#include <cstdint>
 #include <hmr/detail/json_reader.hpp>
 #include <hmr/detail/json_writer.hpp>
 #include <hmr/detail/result.hpp>
-
-#include <cmath>
-#include <cstdint>
 #include <limits>
 #include <string>
 #include <string_view>
 #include <variant>
 #include <vector>
+
+#include "hmr_catch.hpp"
 
 namespace {
 
@@ -61,7 +60,8 @@ TEST_CASE("json writer escapes every control character", "[json]") {
   };
   for (int c = 0; c < 0x20; ++c) {
     CAPTURE(c);
-    CHECK(quoted(std::string(1, static_cast<char>(c))) == "\"" + expected[static_cast<std::size_t>(c)] + "\"");
+    CHECK(quoted(std::string(1, static_cast<char>(c))) ==
+          "\"" + expected[static_cast<std::size_t>(c)] + "\"");
   }
 }
 
@@ -79,7 +79,10 @@ TEST_CASE("json writer escape table", "[json]") {
       // U+2028 and U+2029 are escaped (safe in JavaScript); their neighbours are not.
       {"\xE2\x80\xA8", "\\u2028"},
       {"\xE2\x80\xA9", "\\u2029"},
-      {"a\xE2\x80\xA8" "b\xE2\x80\xA9" "c", "a\\u2028b\\u2029c"},
+      {"a\xE2\x80\xA8"
+       "b\xE2\x80\xA9"
+       "c",
+       "a\\u2028b\\u2029c"},
       {"\xE2\x80\xA7", "\xE2\x80\xA7"},
       {"\xE2\x80\xAA", "\xE2\x80\xAA"},
       // Valid multi-byte UTF-8 passes through unchanged, including the boundaries.
@@ -95,35 +98,46 @@ TEST_CASE("json writer escape table", "[json]") {
       {"\xF0\x9F\x98\x80", "\xF0\x9F\x98\x80"},  // U+1F600
       {"\xF4\x8F\xBF\xBF", "\xF4\x8F\xBF\xBF"},  // U+10FFFF
       // Invalid UTF-8: each maximal ill-formed subpart becomes one U+FFFD.
-      {"\x80", R},                                     // lone continuation byte
-      {"a\x80\xBF" "b", "a" + R + R + "b"},            // each stray continuation byte
-      {"\xC0\xAF", R + R},                             // overlong 2-byte ('/'): C0 never valid
-      {"\xC1\xBF", R + R},                             // overlong 2-byte
-      {"\xE0\x80\xAF", R + R + R},                     // overlong 3-byte
-      {"\xE0\x9F\xBF", R + R + R},                     // overlong 3-byte (U+07FF)
-      {"\xF0\x80\x80\xAF", R + R + R + R},             // overlong 4-byte
-      {"\xF0\x8F\xBF\xBF", R + R + R + R},             // overlong 4-byte (U+FFFF)
-      {"\xED\xA0\x80", R + R + R},                     // encoded high surrogate U+D800
-      {"\xED\xBF\xBF", R + R + R},                     // encoded low surrogate U+DFFF
+      {"\x80", R},  // lone continuation byte
+      {"a\x80\xBF"
+       "b",
+       "a" + R + R + "b"},                                  // each stray continuation byte
+      {"\xC0\xAF", R + R},                                  // overlong 2-byte ('/'): C0 never valid
+      {"\xC1\xBF", R + R},                                  // overlong 2-byte
+      {"\xE0\x80\xAF", R + R + R},                          // overlong 3-byte
+      {"\xE0\x9F\xBF", R + R + R},                          // overlong 3-byte (U+07FF)
+      {"\xF0\x80\x80\xAF", R + R + R + R},                  // overlong 4-byte
+      {"\xF0\x8F\xBF\xBF", R + R + R + R},                  // overlong 4-byte (U+FFFF)
+      {"\xED\xA0\x80", R + R + R},                          // encoded high surrogate U+D800
+      {"\xED\xBF\xBF", R + R + R},                          // encoded low surrogate U+DFFF
       {"\xED\xA0\xBD\xED\xB8\x80", R + R + R + R + R + R},  // CESU-8 surrogate pair
-      {"\xF4\x90\x80\x80", R + R + R + R},             // U+110000
-      {"\xF5\x80\x80\x80", R + R + R + R},             // F5 never valid
-      {"\xF8\x88\x80\x80\x80", R + R + R + R + R},     // old 5-byte form
+      {"\xF4\x90\x80\x80", R + R + R + R},                  // U+110000
+      {"\xF5\x80\x80\x80", R + R + R + R},                  // F5 never valid
+      {"\xF8\x88\x80\x80\x80", R + R + R + R + R},          // old 5-byte form
       {"\xFE", R},
       {"\xFF\xFE", R + R},
-      {"\xC3", R},                                     // truncated 2-byte at the end
-      {"\xC3" "A", R + "A"},                           // truncated 2-byte before ASCII
-      {"\xE2\x82", R},                                 // truncated 3-byte: one U+FFFD
-      {"\xE2\x82" "A", R + "A"},
-      {"\xE2" "A", R + "A"},
-      {"\xF0\x9F\x98", R},                             // truncated 4-byte: one U+FFFD
-      {"\xF0\x9F\x98" "A", R + "A"},
+      {"\xC3", R},  // truncated 2-byte at the end
+      {"\xC3"
+       "A",
+       R + "A"},        // truncated 2-byte before ASCII
+      {"\xE2\x82", R},  // truncated 3-byte: one U+FFFD
+      {"\xE2\x82"
+       "A",
+       R + "A"},
+      {"\xE2"
+       "A",
+       R + "A"},
+      {"\xF0\x9F\x98", R},  // truncated 4-byte: one U+FFFD
+      {"\xF0\x9F\x98"
+       "A",
+       R + "A"},
       {"\xF0\x9F", R},
       {"\xF0\x9F\x98\xE2\x82\xAC", R + "\xE2\x82\xAC"},  // truncated, then a valid sequence
-      {"\xC3\"", R + "\\\""},                          // truncated before a quote
-      {"\xE2\x82\n", R + "\\n"},                       // truncated before a control char
+      {"\xC3\"", R + "\\\""},                            // truncated before a quote
+      {"\xE2\x82\n", R + "\\n"},                         // truncated before a control char
       // Unicode's own example of maximal subparts (The Unicode Standard, chapter 3).
-      {"\x61\xF1\x80\x80\xE1\x80\xC2\x62\x80\x63\x80\xBF\x64", "a" + R + R + R + "b" + R + "c" + R + R + "d"},
+      {"\x61\xF1\x80\x80\xE1\x80\xC2\x62\x80\x63\x80\xBF\x64",
+       "a" + R + R + R + "b" + R + "c" + R + R + "d"},
   };
   for (const auto& c : cases) {
     CAPTURE(c.input);
@@ -135,15 +149,23 @@ TEST_CASE("json writer escapes at every position of the fast path", "[json]") {
   // The writer skips 8 plain bytes at a time: put each special byte at every offset of
   // a 19-byte string so that it falls at each position of a chunk and in the tail.
   const std::vector<escape_case> specials = {
-      {"\x00"s, "\\u0000"}, {"\x1F", "\\u001f"}, {"\"", "\\\""},         {"\\", "\\\\"},
-      {"\x80", R},          {"\x7F", "\x7F"},    {"\xC3\xA9", "\xC3\xA9"}, {"\xE2\x80\xA8", "\\u2028"},
-      {"\n", "\\n"},        {" ", " "},
+      {"\x00"s, "\\u0000"},
+      {"\x1F", "\\u001f"},
+      {"\"", "\\\""},
+      {"\\", "\\\\"},
+      {"\x80", R},
+      {"\x7F", "\x7F"},
+      {"\xC3\xA9", "\xC3\xA9"},
+      {"\xE2\x80\xA8", "\\u2028"},
+      {"\n", "\\n"},
+      {" ", " "},
   };
   for (const auto& special : specials) {
     for (std::size_t pos = 0; pos <= 18; ++pos) {
       const std::string input = std::string(pos, 'a') + special.input + std::string(18 - pos, 'b');
       CAPTURE(special.input, pos);
-      CHECK(quoted(input) == "\"" + std::string(pos, 'a') + special.expected + std::string(18 - pos, 'b') + "\"");
+      CHECK(quoted(input) ==
+            "\"" + std::string(pos, 'a') + special.expected + std::string(18 - pos, 'b') + "\"");
     }
   }
 }
@@ -210,9 +232,10 @@ TEST_CASE("json writer inserts commas and colons", "[json]") {
   w.end_object();
   CHECK(w.complete());
   CHECK(w.depth() == 0);
-  CHECK(out ==
-        R"({"event":"change","paths":["src/a.cpp","src/b.cpp"],"count":2,"elapsed":1.5,"cold":false,)"
-        R"("name":"literal","none":null,"empty":{},"nested":[[],{"a":"b"},null,true,7]})");
+  CHECK(
+      out ==
+      R"({"event":"change","paths":["src/a.cpp","src/b.cpp"],"count":2,"elapsed":1.5,"cold":false,)"
+      R"("name":"literal","none":null,"empty":{},"nested":[[],{"a":"b"},null,true,7]})");
 }
 
 TEST_CASE("json writer appends to existing text and writes scalars at top level", "[json]") {
@@ -293,7 +316,10 @@ TEST_CASE("json reader rejects invalid JSON with the exact position", "[json]") 
   const std::vector<reject_case> cases = {
       {"", "empty input: expected a JSON value", 1, 1},
       {"  \n  ", "empty input: expected a JSON value", 2, 3},
-      {"\xEF\xBB\xBF{}", "the file starts with a UTF-8 byte order mark, which JSON does not allow; save it without BOM", 1, 1},
+      {"\xEF\xBB\xBF{}",
+       "the file starts with a UTF-8 byte order mark, which JSON does not allow; save it without "
+       "BOM",
+       1, 1},
       // Trailing commas, comments, single quotes.
       {"[1,]", "trailing comma before ']'", 1, 3},
       {"[1 , ]", "trailing comma before ']'", 1, 4},
@@ -330,17 +356,28 @@ TEST_CASE("json reader rejects invalid JSON with the exact position", "[json]") 
       {"[1.2a-3]", "expected ',' or ']' after array element, found 'a'", 1, 5},
       {"[-1x]", "expected ',' or ']' after array element, found 'x'", 1, 4},
       {"1e99999999999999999999", "number 1e99999999999999999999 is too large for a double", 1, 1},
-      {"[Inf]", "invalid literal 'Inf' (expected a string, number, object, array, true, false or null)", 1, 2},
+      {"[Inf]",
+       "invalid literal 'Inf' (expected a string, number, object, array, true, false or null)", 1,
+       2},
       {"[NaN]", "NaN and Infinity are not valid JSON numbers", 1, 2},
       {"Infinity", "NaN and Infinity are not valid JSON numbers", 1, 1},
       {"[-Infinity]", "NaN and Infinity are not valid JSON numbers", 1, 2},
       {"[1e400]", "number 1e400 is too large for a double", 1, 2},
       {"-1e309", "number -1e309 is too large for a double", 1, 1},
       // Literals.
-      {"tru", "invalid literal 'tru' (expected a string, number, object, array, true, false or null)", 1, 1},
-      {"[True]", "invalid literal 'True' (expected a string, number, object, array, true, false or null)", 1, 2},
-      {"nulll", "invalid literal 'nulll' (expected a string, number, object, array, true, false or null)", 1, 1},
-      {"[undefined]", "invalid literal 'undefined' (expected a string, number, object, array, true, false or null)", 1, 2},
+      {"tru",
+       "invalid literal 'tru' (expected a string, number, object, array, true, false or null)", 1,
+       1},
+      {"[True]",
+       "invalid literal 'True' (expected a string, number, object, array, true, false or null)", 1,
+       2},
+      {"nulll",
+       "invalid literal 'nulll' (expected a string, number, object, array, true, false or null)", 1,
+       1},
+      {"[undefined]",
+       "invalid literal 'undefined' (expected a string, number, object, array, true, false or "
+       "null)",
+       1, 2},
       // Strings.
       {R"(["\x"])", "invalid escape '\\x' in string", 1, 3},
       {R"(["\U0041"])", "invalid escape '\\U' in string", 1, 3},
@@ -348,15 +385,34 @@ TEST_CASE("json reader rejects invalid JSON with the exact position", "[json]") 
       {R"(["\u12"])", "invalid \\u escape: expected 4 hex digits after \\u", 1, 3},
       {R"(["\u12G4"])", "invalid \\u escape: expected 4 hex digits after \\u", 1, 3},
       {R"("\u00)", "invalid \\u escape: expected 4 hex digits after \\u", 1, 2},
-      {R"(["\ud800"])", "unpaired surrogate \\ud800 in string (a high surrogate must be followed by a \\uDC00-\\uDFFF escape)", 1, 3},
-      {R"(["\uD800\u0041"])", "unpaired surrogate \\uD800 in string (a high surrogate must be followed by a \\uDC00-\\uDFFF escape)", 1, 3},
-      {R"(["\ud800\ud800"])", "unpaired surrogate \\ud800 in string (a high surrogate must be followed by a \\uDC00-\\uDFFF escape)", 1, 3},
-      {R"(["\ud800x"])", "unpaired surrogate \\ud800 in string (a high surrogate must be followed by a \\uDC00-\\uDFFF escape)", 1, 3},
-      {R"(["a\udc00"])", "unpaired surrogate \\udc00 in string (a low surrogate must follow a high surrogate)", 1, 4},
+      {R"(["\ud800"])",
+       "unpaired surrogate \\ud800 in string (a high surrogate must be followed by a "
+       "\\uDC00-\\uDFFF escape)",
+       1, 3},
+      {R"(["\uD800\u0041"])",
+       "unpaired surrogate \\uD800 in string (a high surrogate must be followed by a "
+       "\\uDC00-\\uDFFF escape)",
+       1, 3},
+      {R"(["\ud800\ud800"])",
+       "unpaired surrogate \\ud800 in string (a high surrogate must be followed by a "
+       "\\uDC00-\\uDFFF escape)",
+       1, 3},
+      {R"(["\ud800x"])",
+       "unpaired surrogate \\ud800 in string (a high surrogate must be followed by a "
+       "\\uDC00-\\uDFFF escape)",
+       1, 3},
+      {R"(["a\udc00"])",
+       "unpaired surrogate \\udc00 in string (a low surrogate must follow a high surrogate)", 1, 4},
       {R"(["\a"])", "invalid escape '\\a' in string", 1, 3},
-      {R"(["\uD834\uDd"])", "unpaired surrogate \\uD834 in string (a high surrogate must be followed by a \\uDC00-\\uDFFF escape)", 1, 3},
+      {R"(["\uD834\uDd"])",
+       "unpaired surrogate \\uD834 in string (a high surrogate must be followed by a "
+       "\\uDC00-\\uDFFF escape)",
+       1, 3},
       {"[\"a\tb\"]", "control character U+0009 must be escaped in a string (as \\t)", 1, 4},
-      {"\"a\nb\"", "control character U+000A must be escaped in a string (as \\n; or is the closing '\"' missing?)", 1, 3},
+      {"\"a\nb\"",
+       "control character U+000A must be escaped in a string (as \\n; or is the closing '\"' "
+       "missing?)",
+       1, 3},
       {"\"\x01\"", "control character U+0001 must be escaped in a string (as \\u0001)", 1, 2},
       {"\"\x00\""s, "control character U+0000 must be escaped in a string (as \\u0000)", 1, 2},
       {"\"\x1F\"", "control character U+001F must be escaped in a string (as \\u001F)", 1, 2},
@@ -408,8 +464,12 @@ TEST_CASE("json reader rejects invalid JSON with the exact position", "[json]") 
       {"{\n  \"a\": 1,\n  \"b\" 2\n}", "expected ':' after object key, found '2'", 3, 7},
       {"{\r\n\"a\" 1}", "expected ':' after object key, found '1'", 2, 5},
       {"[1]\n\n  ]", "unexpected data after the JSON value, found ']'", 3, 3},
-      {"[\"\xC3\xA9\xF0\x9F\x98\x80\",x]", "invalid literal 'x' (expected a string, number, object, array, true, false or null)", 1, 7},
-      {"\"\xC3\xA9\n", "control character U+000A must be escaped in a string (as \\n; or is the closing '\"' missing?)", 1, 3},
+      {"[\"\xC3\xA9\xF0\x9F\x98\x80\",x]",
+       "invalid literal 'x' (expected a string, number, object, array, true, false or null)", 1, 7},
+      {"\"\xC3\xA9\n",
+       "control character U+000A must be escaped in a string (as \\n; or is the closing '\"' "
+       "missing?)",
+       1, 3},
   };
   for (const auto& c : cases) {
     CAPTURE(c.input);
@@ -424,20 +484,27 @@ TEST_CASE("json reader rejects invalid JSON with the exact position", "[json]") 
 TEST_CASE("json reader error offsets are byte offsets", "[json]") {
   const auto parsed = hmr::parse_json("{\n\"\xC3\xA9\": x}");
   REQUIRE_FALSE(parsed.has_value());
-  CHECK(parsed.error() == hmr::error_info{"invalid literal 'x' (expected a string, number, object, array, true, false or null)", 2, 6, 8});
-  CHECK(hmr::to_string(parsed.error(), "hmr.json") == "hmr.json:2:6: invalid literal 'x' (expected a string, number, object, array, true, false or null)");
+  CHECK(parsed.error() ==
+        hmr::error_info{
+            "invalid literal 'x' (expected a string, number, object, array, true, false or null)",
+            2, 6, 8});
+  CHECK(hmr::to_string(parsed.error(), "hmr.json") ==
+        "hmr.json:2:6: invalid literal 'x' (expected a string, number, object, array, true, false "
+        "or null)");
 }
 
 TEST_CASE("json reader detects duplicate keys in large objects", "[json]") {
   for (std::size_t size : {31u, 32u, 33u, 100u}) {
     std::string text = "{";
-    for (std::size_t i = 0; i < size; ++i) text += "\"k" + std::to_string(i) + "\":" + std::to_string(i) + ",";
+    for (std::size_t i = 0; i < size; ++i)
+      text += "\"k" + std::to_string(i) + "\":" + std::to_string(i) + ",";
     const std::size_t column = text.size() + 1;
     CAPTURE(size);
     const auto ok = hmr::parse_json(text.substr(0, text.size() - 1) + "}");
     REQUIRE(ok.has_value());
     CHECK(ok->as_object().size() == size);
-    CHECK(ok->get_int_or("k" + std::to_string(size - 1), -1) == static_cast<std::int64_t>(size - 1));
+    CHECK(ok->get_int_or("k" + std::to_string(size - 1), -1) ==
+          static_cast<std::int64_t>(size - 1));
     for (std::size_t dup : {std::size_t{0}, size / 2, size - 1}) {
       const auto bad = hmr::parse_json(text + "\"k" + std::to_string(dup) + "\":0}");
       REQUIRE_FALSE(bad.has_value());
@@ -448,7 +515,9 @@ TEST_CASE("json reader detects duplicate keys in large objects", "[json]") {
 }
 
 TEST_CASE("json reader limits nesting depth", "[json]") {
-  const auto nested = [](std::size_t depth) { return std::string(depth, '[') + std::string(depth, ']'); };
+  const auto nested = [](std::size_t depth) {
+    return std::string(depth, '[') + std::string(depth, ']');
+  };
   CHECK(hmr::parse_json(nested(512)).has_value());
   const auto too_deep = hmr::parse_json(nested(513));
   REQUIRE_FALSE(too_deep.has_value());
@@ -544,13 +613,16 @@ TEST_CASE("json DOM built by hand round-trips through the writer", "[json]") {
       {"big", std::numeric_limits<std::int64_t>::max()},
       {"ratio", 0.25},
       {"neg_zero", -0.0},
-      {"text", std::string{"a\x00" "b\xE2\x80\xA8", 6}},
+      {"text", std::string{"a\x00"
+                           "b\xE2\x80\xA8",
+                           6}},
       {"list", hmr::json_array{1, "two", nullptr, hmr::json_array{}, hmr::json_object{}}},
   }};
   const std::string text = hmr::to_json(doc);
-  CHECK(text ==
-        R"({"event":"reload","ok":true,"n":-3,"big":9223372036854775807,"ratio":0.25,"neg_zero":-0.0,)"
-        R"("text":"a\u0000b\u2028","list":[1,"two",null,[],{}]})");
+  CHECK(
+      text ==
+      R"({"event":"reload","ok":true,"n":-3,"big":9223372036854775807,"ratio":0.25,"neg_zero":-0.0,)"
+      R"("text":"a\u0000b\u2028","list":[1,"two",null,[],{}]})");
   const auto parsed = hmr::parse_json(text);
   REQUIRE(parsed.has_value());
   CHECK(*parsed == doc);
@@ -565,7 +637,8 @@ TEST_CASE("json writer output for invalid UTF-8 reads back as the replaced text"
   w.string(input);
   const auto parsed = hmr::parse_json(out);
   REQUIRE(parsed.has_value());
-  CHECK(parsed->as_string() == "ok " + R + R + " " + R + R + R + " " + R + " \xF0\x9F\x98\x80 " + R);
+  CHECK(parsed->as_string() ==
+        "ok " + R + R + " " + R + R + R + " " + R + " \xF0\x9F\x98\x80 " + R);
 }
 
 TEST_CASE("json lines: one value per line", "[json]") {
@@ -582,7 +655,8 @@ TEST_CASE("json lines: one value per line", "[json]") {
 
   const auto split = hmr::parse_json_line("{\"a\":\n1}\n");
   REQUIRE_FALSE(split.has_value());
-  CHECK(split.error() == hmr::error_info{"a line of line-delimited JSON must not contain a line break", 1, 6, 5});
+  CHECK(split.error() ==
+        hmr::error_info{"a line of line-delimited JSON must not contain a line break", 1, 6, 5});
 
   const auto two = hmr::parse_json_line("1\n2\n");
   REQUIRE_FALSE(two.has_value());
@@ -623,7 +697,8 @@ TEST_CASE("result holds a value or an error", "[json]") {
 
 TEST_CASE("error_info formats like a compiler diagnostic", "[json]") {
   const hmr::error_info positioned{"expected ',' or '}' after object member", 3, 14, 40};
-  CHECK(hmr::to_string(positioned, "hmr.json") == "hmr.json:3:14: expected ',' or '}' after object member");
+  CHECK(hmr::to_string(positioned, "hmr.json") ==
+        "hmr.json:3:14: expected ',' or '}' after object member");
   CHECK(hmr::to_string(positioned) == "3:14: expected ',' or '}' after object member");
   const hmr::error_info whole{"file is empty"};
   CHECK(hmr::to_string(whole, "hmr.json") == "hmr.json: file is empty");

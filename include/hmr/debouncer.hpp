@@ -3,8 +3,6 @@
 // Design note and the full coalescing table: docs/debouncer.md.
 #pragma once
 
-#include <hmr/events.hpp>
-
 #include <algorithm>
 #include <array>
 #include <chrono>
@@ -13,6 +11,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <hmr/events.hpp>
 #include <optional>
 #include <ranges>
 #include <stdexcept>
@@ -61,14 +60,14 @@ inline constexpr std::uint32_t no_slot = 0xffffffffU;
 /// renames. `origin` and `original_at` link a path's entry from before the batch with
 /// wherever it is now, which is what lets a rename chain collapse into one rename.
 struct debounce_slot {
-  std::string path;                   ///< the path (its map key views this string)
-  std::uint32_t root = 0;             ///< its watch root
-  std::uint32_t origin = no_slot;     ///< whose pre-batch entry is here now; no_slot: new
+  std::string path;                     ///< the path (its map key views this string)
+  std::uint32_t root = 0;               ///< its watch root
+  std::uint32_t origin = no_slot;       ///< whose pre-batch entry is here now; no_slot: new
   std::uint32_t original_at = no_slot;  ///< where this path's pre-batch entry is now
-  bool existed_before = false;        ///< inferred from the first event on the path
-  bool was_directory = false;         ///< the pre-batch entry is a directory
-  bool present = false;               ///< something is at the path now
-  bool is_directory = false;          ///< what is here now is a directory
+  bool existed_before = false;          ///< inferred from the first event on the path
+  bool was_directory = false;           ///< the pre-batch entry is a directory
+  bool present = false;                 ///< something is at the path now
+  bool is_directory = false;            ///< what is here now is a directory
 };
 
 }  // namespace detail
@@ -108,8 +107,7 @@ class debouncer {
       return std::to_string(std::chrono::duration_cast<nanoseconds>(d).count()) + " ns";
     };
     if (options_.window <= clock::duration::zero())
-      throw std::invalid_argument("hmr::debouncer: window must be > 0, got " +
-                                  ns(options_.window));
+      throw std::invalid_argument("hmr::debouncer: window must be > 0, got " + ns(options_.window));
     if (options_.cap < options_.window)
       throw std::invalid_argument("hmr::debouncer: cap (" + ns(options_.cap) +
                                   ") must be >= window (" + ns(options_.window) + ")");
@@ -139,8 +137,8 @@ class debouncer {
 
   /// Adds several changes that happened at `now`, in order (a change_batch, a vector...).
   template <std::ranges::input_range R>
-    requires std::convertible_to<std::ranges::range_reference_t<R>, const file_change&>
-  void push(R&& changes, time_point now) {
+  requires std::convertible_to < std::ranges::range_reference_t<R>,
+  const file_change& > void push(R&& changes, time_point now) {
     for (auto&& change : changes) push(static_cast<const file_change&>(change), now);
   }
 
@@ -241,9 +239,13 @@ class debouncer {
     const bool dir = c.is_directory;
     std::uint32_t from = none, to = none;
     switch (c.kind) {
-      case change_kind::created: to = touch(c.root, std::forward<C>(c).path, false, dir); break;
+      case change_kind::created:
+        to = touch(c.root, std::forward<C>(c).path, false, dir);
+        break;
       case change_kind::modified:
-      case change_kind::removed: to = touch(c.root, std::forward<C>(c).path, true, dir); break;
+      case change_kind::removed:
+        to = touch(c.root, std::forward<C>(c).path, true, dir);
+        break;
       case change_kind::renamed:  // (a rename onto itself ends up as a modification)
         if (!c.old_path.empty()) from = touch(c.root, std::forward<C>(c).old_path, true, dir);
         to = touch(c.root, std::forward<C>(c).path, false, dir);
@@ -255,8 +257,7 @@ class debouncer {
     affected[3] = slots_[to].origin;
     std::size_t n = 0;
     for (std::uint32_t a : affected)
-      if (a != none && std::find(affected.begin(), affected.begin() + n, a) ==
-                           affected.begin() + n)
+      if (a != none && std::find(affected.begin(), affected.begin() + n, a) == affected.begin() + n)
         affected[n++] = a;
     for (std::size_t i = 0; i < n; ++i) count_ -= contribution(affected[i]);
 
@@ -291,8 +292,10 @@ class debouncer {
     if (index_.bucket_count() > 1024) index_ = index_map{};  // keep small batches O(1)
     const auto n = static_cast<std::uint32_t>(slots_.size());
     const auto emit = [&](slot& s, change_kind kind, bool dir, std::string old = {}) {
-      batch.changes.push_back({.path = std::move(s.path), .kind = kind,
-                               .old_path = std::move(old), .root = s.root,
+      batch.changes.push_back({.path = std::move(s.path),
+                               .kind = kind,
+                               .old_path = std::move(old),
+                               .root = s.root,
                                .is_directory = dir});
     };
     for (std::uint32_t i = 0; i < n; ++i) {
@@ -309,7 +312,8 @@ class debouncer {
       } else if (s.existed_before) {
         const std::uint32_t r = s.original_at;
         if (r != none && !slots_[r].existed_before) {
-          if (r > i) emit(slots_[r], change_kind::renamed, slots_[r].is_directory, std::move(s.path));
+          if (r > i)
+            emit(slots_[r], change_kind::renamed, slots_[r].is_directory, std::move(s.path));
         } else {
           emit(s, change_kind::removed, s.was_directory);
         }
@@ -326,12 +330,12 @@ class debouncer {
       std::unordered_map<detail::debounce_key, std::uint32_t, detail::debounce_key_hash>;
 
   debouncer_options options_;
-  std::deque<slot> slots_;          // in first-change order; a deque so strings never move
-  index_map index_;                 // (root, path) -> slot
-  std::size_t count_ = 0;           // the size the batch would have now
-  bool open_ = false;               // a batch is pending
-  time_point first_{}, last_{};     // its first and latest change
-  std::optional<time_point> due_;   // set once a push arrived after the deadline
+  std::deque<slot> slots_;         // in first-change order; a deque so strings never move
+  index_map index_;                // (root, path) -> slot
+  std::size_t count_ = 0;          // the size the batch would have now
+  bool open_ = false;              // a batch is pending
+  time_point first_{}, last_{};    // its first and latest change
+  std::optional<time_point> due_;  // set once a push arrived after the deadline
 };
 
 }  // namespace hmr

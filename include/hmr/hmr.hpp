@@ -1,5 +1,9 @@
 // The umbrella header: every hmr component. Include single headers to build faster.
 #pragma once
 
+#include <hmr/debouncer.hpp>
 #include <hmr/events.hpp>
+#include <hmr/filters.hpp>
+#include <hmr/gitignore.hpp>
+#include <hmr/glob.hpp>
 #include <hmr/version.hpp>

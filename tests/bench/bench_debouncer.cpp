@@ -2,10 +2,9 @@
 // Run: bench_debouncer --benchmark_repetitions=10 --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>
 
-#include <hmr/debouncer.hpp>
-
 #include <chrono>
 #include <cstddef>
+#include <hmr/debouncer.hpp>
 #include <random>
 #include <string>
 #include <vector>
@@ -18,7 +17,9 @@ using hmr::file_change;
 using time_point = hmr::debouncer::time_point;
 
 // n microseconds.
-std::chrono::microseconds us(std::size_t n) { return std::chrono::microseconds{static_cast<long long>(n)}; }
+std::chrono::microseconds us(std::size_t n) {
+  return std::chrono::microseconds{static_cast<long long>(n)};
+}
 
 // A timed change, as a watcher would hand it over.
 struct timed_change {
@@ -52,10 +53,10 @@ void checkout_burst(benchmark::State& state) {
   for (int sweep = 0; sweep < 3; ++sweep)
     for (int i = 0; i < 5000; ++i)
       if ((i * 7) % 3 >= sweep)
-        changes.push_back({{.path = "src/module" + std::to_string(i % 50) + "/file" +
-                                    std::to_string(i) + ".cpp",
-                            .kind = change_kind::modified},
-                           t0 + us(changes.size())});
+        changes.push_back(
+            {{.path = "src/module" + std::to_string(i % 50) + "/file" + std::to_string(i) + ".cpp",
+              .kind = change_kind::modified},
+             t0 + us(changes.size())});
   for (auto _ : state) benchmark::DoNotOptimize(run(changes));
   report(state, changes.size());
 }
@@ -68,7 +69,9 @@ void stream_100k(benchmark::State& state) {
   std::vector<bool> exists(10000, true);
   std::vector<timed_change> changes;
   const time_point t0{};
-  const auto name = [](std::size_t i) { return "lib/dir" + std::to_string(i % 100) + "/f" + std::to_string(i) + ".hpp"; };
+  const auto name = [](std::size_t i) {
+    return "lib/dir" + std::to_string(i % 100) + "/f" + std::to_string(i) + ".hpp";
+  };
   while (changes.size() < 100000) {
     const std::size_t p = random() % exists.size();
     const auto roll = random() % 100;

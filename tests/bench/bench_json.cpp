@@ -1,11 +1,10 @@
 // Throughput of the JSON writer (presenter events, string escaping) and reader.
 // Build: g++ -std=c++20 -O2 -DNDEBUG -Iinclude tests/bench/bench_json.cpp -lbenchmark -lpthread
-#include <hmr/detail/json_reader.hpp>
-#include <hmr/detail/json_writer.hpp>
-
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
+#include <hmr/detail/json_reader.hpp>
+#include <hmr/detail/json_writer.hpp>
 #include <string>
 #include <string_view>
 
@@ -61,10 +60,13 @@ std::string repeat_to(std::string_view unit, std::size_t size) {
 }
 
 // Path-like ASCII text that needs no escaping.
-const std::string ascii_text = repeat_to("src/handlers/user_handler.cpp include/app/config.hpp ", 4096);
+const std::string ascii_text =
+    repeat_to("src/handlers/user_handler.cpp include/app/config.hpp ", 4096);
 // Mixed UTF-8 (Latin, CJK, emoji) with occasional quotes, backslashes and newlines.
-const std::string mixed_text =
-    repeat_to("caf\xC3\xA9 na\xC3\xAFve \xE6\x97\xA5\xE6\x9C\xAC\xE8\xAA\x9E \xF0\x9F\x98\x80 \"quoted\" C:\\path\n", 4096);
+const std::string mixed_text = repeat_to(
+    "caf\xC3\xA9 na\xC3\xAFve \xE6\x97\xA5\xE6\x9C\xAC\xE8\xAA\x9E \xF0\x9F\x98\x80 \"quoted\" "
+    "C:\\path\n",
+    4096);
 
 void BM_escape(benchmark::State& state, const std::string& text) {
   std::string out;
@@ -88,7 +90,9 @@ std::string make_document() {
     line.pop_back();  // the newline
     doc += line;
   }
-  doc += "],\"config\":{\"build\":[\"cmake\",\"--build\",\"build\"],\"debounce_ms\":50,\"cold\":false}}";
+  doc +=
+      "],\"config\":{\"build\":[\"cmake\",\"--build\",\"build\"],\"debounce_ms\":50,\"cold\":false}"
+      "}";
   return doc;
 }
 const std::string document = make_document();

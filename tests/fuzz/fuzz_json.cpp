@@ -11,15 +11,14 @@
 //
 // Build: clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 //        -Iinclude tests/fuzz/fuzz_json.cpp -o /tmp/fuzz_json
-#include <hmr/detail/json_reader.hpp>
-#include <hmr/detail/json_writer.hpp>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <hmr/detail/json_reader.hpp>
+#include <hmr/detail/json_writer.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -27,7 +26,8 @@
 namespace {
 
 [[noreturn]] void fail(const char* what, std::string_view detail = {}) {
-  std::fprintf(stderr, "PROPERTY VIOLATED: %s\n%.*s\n", what, static_cast<int>(detail.size()), detail.data());
+  std::fprintf(stderr, "PROPERTY VIOLATED: %s\n%.*s\n", what, static_cast<int>(detail.size()),
+               detail.data());
   std::abort();
 }
 
@@ -42,14 +42,30 @@ const std::vector<std::uint64_t>& utf8_prefixes() {
       if (cp >= 0xD800 && cp <= 0xDFFF) continue;
       unsigned char b[4];
       int n;
-      if (cp < 0x80) { b[0] = static_cast<unsigned char>(cp); n = 1; }
-      else if (cp < 0x800) { b[0] = static_cast<unsigned char>(0xC0 | (cp >> 6)); b[1] = static_cast<unsigned char>(0x80 | (cp & 0x3F)); n = 2; }
-      else if (cp < 0x10000) { b[0] = static_cast<unsigned char>(0xE0 | (cp >> 12)); b[1] = static_cast<unsigned char>(0x80 | ((cp >> 6) & 0x3F)); b[2] = static_cast<unsigned char>(0x80 | (cp & 0x3F)); n = 3; }
-      else { b[0] = static_cast<unsigned char>(0xF0 | (cp >> 18)); b[1] = static_cast<unsigned char>(0x80 | ((cp >> 12) & 0x3F)); b[2] = static_cast<unsigned char>(0x80 | ((cp >> 6) & 0x3F)); b[3] = static_cast<unsigned char>(0x80 | (cp & 0x3F)); n = 4; }
+      if (cp < 0x80) {
+        b[0] = static_cast<unsigned char>(cp);
+        n = 1;
+      } else if (cp < 0x800) {
+        b[0] = static_cast<unsigned char>(0xC0 | (cp >> 6));
+        b[1] = static_cast<unsigned char>(0x80 | (cp & 0x3F));
+        n = 2;
+      } else if (cp < 0x10000) {
+        b[0] = static_cast<unsigned char>(0xE0 | (cp >> 12));
+        b[1] = static_cast<unsigned char>(0x80 | ((cp >> 6) & 0x3F));
+        b[2] = static_cast<unsigned char>(0x80 | (cp & 0x3F));
+        n = 3;
+      } else {
+        b[0] = static_cast<unsigned char>(0xF0 | (cp >> 18));
+        b[1] = static_cast<unsigned char>(0x80 | ((cp >> 12) & 0x3F));
+        b[2] = static_cast<unsigned char>(0x80 | ((cp >> 6) & 0x3F));
+        b[3] = static_cast<unsigned char>(0x80 | (cp & 0x3F));
+        n = 4;
+      }
       std::uint64_t packed = 0;
       for (int k = 1; k <= n; ++k) {
         packed = (packed << 8) | b[k - 1];
-        keys.push_back((static_cast<std::uint64_t>(k) << 32) | packed | (k == n ? (1ULL << 40) : 0));
+        keys.push_back((static_cast<std::uint64_t>(k) << 32) | packed |
+                       (k == n ? (1ULL << 40) : 0));
         if (k < n) keys.push_back((static_cast<std::uint64_t>(k) << 32) | packed);
       }
     }
@@ -117,13 +133,15 @@ void check_parse_round_trip(std::string_view input) {
         ++column;
       }
     }
-    if (e.line != line || e.column != column) fail("error line/column do not match its offset", input);
+    if (e.line != line || e.column != column)
+      fail("error line/column do not match its offset", input);
     if (e.message.empty()) fail("empty error message", input);
     return;
   }
   const std::string first = hmr::to_json(*parsed);
   bool valid = false;
-  if (reference_sanitize(first, valid) != first || !valid) fail("writer output is not valid UTF-8", first);
+  if (reference_sanitize(first, valid) != first || !valid)
+    fail("writer output is not valid UTF-8", first);
   const auto again = hmr::parse_json(first);
   if (!again) fail("writer output rejected by the reader", first + "\n" + again.error().message);
   if (!(*again == *parsed)) fail("DOM changed by a write/parse round trip", first);
@@ -135,10 +153,12 @@ void check_string_value(std::string_view input) {
   hmr::json_writer w{out};
   w.string(input);
   if (!w.complete()) fail("writer not complete after one string");
-  if (out.find("\xE2\x80\xA8") != std::string::npos || out.find("\xE2\x80\xA9") != std::string::npos)
+  if (out.find("\xE2\x80\xA8") != std::string::npos ||
+      out.find("\xE2\x80\xA9") != std::string::npos)
     fail("raw U+2028/U+2029 in writer output", out);
   const auto parsed = hmr::parse_json(out);
-  if (!parsed) fail("writer output for a string rejected by the reader", out + "\n" + parsed.error().message);
+  if (!parsed)
+    fail("writer output for a string rejected by the reader", out + "\n" + parsed.error().message);
   if (!parsed->is_string()) fail("writer output is not a string", out);
   bool valid = false;
   const std::string expected = reference_sanitize(input, valid);
@@ -157,7 +177,8 @@ void check_numbers(const std::uint8_t* data, std::size_t size) {
   if (!std::isfinite(d)) {
     if (!parsed->is_null()) fail("non-finite double not written as null", out);
   } else {
-    if (parsed->type() != hmr::json_type::floating) fail("double did not read back as a double", out);
+    if (parsed->type() != hmr::json_type::floating)
+      fail("double did not read back as a double", out);
     const double back = parsed->as_double();
     if (std::memcmp(&back, &d, 8) != 0) fail("double did not round-trip exactly", out);
   }
@@ -166,7 +187,8 @@ void check_numbers(const std::uint8_t* data, std::size_t size) {
   out.clear();
   hmr::append_json_number(out, n);
   const auto parsed_int = hmr::parse_json(out);
-  if (!parsed_int || !parsed_int->is_integer() || parsed_int->as_int() != n) fail("int64 did not round-trip", out);
+  if (!parsed_int || !parsed_int->is_integer() || parsed_int->as_int() != n)
+    fail("int64 did not round-trip", out);
 }
 
 }  // namespace

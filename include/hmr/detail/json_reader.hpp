@@ -2,9 +2,6 @@
 // line and column. What it accepts and rejects: docs/json.md.
 #pragma once
 
-#include <hmr/detail/json_writer.hpp>
-#include <hmr/detail/result.hpp>
-
 #include <algorithm>
 #include <charconv>
 #include <concepts>
@@ -12,6 +9,8 @@
 #include <cstdint>
 #include <cstring>
 #include <functional>
+#include <hmr/detail/json_writer.hpp>
+#include <hmr/detail/result.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -67,8 +66,8 @@ class json_value {
   json_value(bool b) noexcept : v_{b} {}
   /// An integer (unsigned values above INT64_MAX are a precondition violation).
   template <std::integral T>
-    requires(!std::is_same_v<T, bool>)
-  json_value(T n) noexcept : v_{static_cast<std::int64_t>(n)} {}
+  requires(!std::is_same_v<T, bool>) json_value(T n)
+  noexcept : v_{static_cast<std::int64_t>(n)} {}
   /// A floating-point number.
   template <std::floating_point T>
   json_value(T d) noexcept : v_{static_cast<double>(d)} {}
@@ -88,7 +87,8 @@ class json_value {
   /// The JSON name of the type, for messages: "null", "boolean", "integer", "number",
   /// "string", "array" or "object".
   [[nodiscard]] std::string_view type_name() const noexcept {
-    constexpr std::string_view names[] = {"null", "boolean", "integer", "number", "string", "array", "object"};
+    constexpr std::string_view names[] = {"null",   "boolean", "integer", "number",
+                                          "string", "array",   "object"};
     return names[v_.index()];
   }
 
@@ -99,7 +99,9 @@ class json_value {
   /// True for an integer that fits in int64 (see `json_type::integer`).
   [[nodiscard]] bool is_integer() const noexcept { return type() == json_type::integer; }
   /// True for any number (integer or floating).
-  [[nodiscard]] bool is_number() const noexcept { return is_integer() || type() == json_type::floating; }
+  [[nodiscard]] bool is_number() const noexcept {
+    return is_integer() || type() == json_type::floating;
+  }
   /// True for a string.
   [[nodiscard]] bool is_string() const noexcept { return type() == json_type::string; }
   /// True for an array.
@@ -138,7 +140,8 @@ class json_value {
     return v != nullptr && v->is_bool() ? v->as_bool() : fallback;
   }
   /// Member `key` as an integer; `fallback` when it is missing or not an integer.
-  [[nodiscard]] std::int64_t get_int_or(std::string_view key, std::int64_t fallback) const noexcept {
+  [[nodiscard]] std::int64_t get_int_or(std::string_view key,
+                                        std::int64_t fallback) const noexcept {
     const json_value* v = find(key);
     return v != nullptr && v->is_integer() ? v->as_int() : fallback;
   }
@@ -177,12 +180,17 @@ class json_parser {
  public:
   /// A parser for `text`, which must outlive it.
   json_parser(std::string_view text, const json_read_options& options) noexcept
-      : begin_{text.data()}, p_{text.data()}, end_{text.data() + text.size()}, max_depth_{options.max_depth} {}
+      : begin_{text.data()},
+        p_{text.data()},
+        end_{text.data() + text.size()},
+        max_depth_{options.max_depth} {}
 
   /// Parses the whole text: one value, nothing but whitespace around it.
   result<json_value> run() {
     if (end_ - p_ >= 3 && std::memcmp(p_, "\xEF\xBB\xBF", 3) == 0)
-      return fail(p_, "the file starts with a UTF-8 byte order mark, which JSON does not allow; save it without BOM");
+      return fail(p_,
+                  "the file starts with a UTF-8 byte order mark, which JSON does not allow; save "
+                  "it without BOM");
     skip_whitespace();
     if (p_ == end_) return fail(p_, "empty input: expected a JSON value");
     json_value root;
@@ -217,7 +225,8 @@ class json_parser {
       }
     }
     error_.column = 1;
-    for (const char* q = line_start; q != at; ++q) error_.column += (static_cast<unsigned char>(*q) & 0xC0) != 0x80;
+    for (const char* q = line_start; q != at; ++q)
+      error_.column += (static_cast<unsigned char>(*q) & 0xC0) != 0x80;
     return failure{this};
   }
 
@@ -226,7 +235,8 @@ class json_parser {
   failure unexpected(const char* at, std::string_view expectation) {
     if (at != end_ && *at == '/' && end_ - at >= 2 && (at[1] == '/' || at[1] == '*'))
       return fail(at, "comments are not allowed in JSON");
-    if (at != end_ && *at == '\'') return fail(at, "strings must use double quotes, not single quotes");
+    if (at != end_ && *at == '\'')
+      return fail(at, "strings must use double quotes, not single quotes");
     std::string message{expectation};
     message += ", found ";
     message += describe(at);
@@ -285,15 +295,30 @@ class json_parser {
   bool parse_value(json_value& out, std::size_t depth) {
     if (p_ == end_) return unexpected(p_, "expected a value");
     switch (*p_) {
-      case '{': return parse_object(out, depth);
-      case '[': return parse_array(out, depth);
-      case '"': return parse_string(out.v_.emplace<std::string>());
-      case '-': case '0': case '1': case '2': case '3': case '4':
-      case '5': case '6': case '7': case '8': case '9':
+      case '{':
+        return parse_object(out, depth);
+      case '[':
+        return parse_array(out, depth);
+      case '"':
+        return parse_string(out.v_.emplace<std::string>());
+      case '-':
+      case '0':
+      case '1':
+      case '2':
+      case '3':
+      case '4':
+      case '5':
+      case '6':
+      case '7':
+      case '8':
+      case '9':
         return parse_number(out);
-      case '+': return fail(p_, "a number cannot start with '+'");
-      case '.': return fail(p_, "a number must have a digit before the decimal point");
-      default: break;
+      case '+':
+        return fail(p_, "a number cannot start with '+'");
+      case '.':
+        return fail(p_, "a number must have a digit before the decimal point");
+      default:
+        break;
     }
     if (!is_word_char(*p_)) return unexpected(p_, "expected a value");
     const char* start = p_;
@@ -380,13 +405,15 @@ class json_parser {
     for (;;) {
       skip_whitespace();
       if (p_ == end_ || *p_ != '"') {
-        if (p_ != end_ && is_word_char(*p_)) return fail(p_, "object keys must be strings in double quotes");
+        if (p_ != end_ && is_word_char(*p_))
+          return fail(p_, "object keys must be strings in double quotes");
         return unexpected(p_, "expected a string key");
       }
       const char* key_start = p_;
       std::string key;
       if (!parse_string(key)) return false;
-      members.emplace_back(std::piecewise_construct, std::forward_as_tuple(std::move(key)), std::forward_as_tuple());
+      members.emplace_back(std::piecewise_construct, std::forward_as_tuple(std::move(key)),
+                           std::forward_as_tuple());
       if (is_duplicate(members, index)) {
         std::string message = "duplicate key ";
         append_json_string(message, members.back().first);
@@ -412,8 +439,9 @@ class json_parser {
   }
 
   // Whether the last member's key appeared before.
-  static bool is_duplicate(const json_object& members,
-                           std::optional<std::unordered_set<std::size_t, key_hash, key_equal>>& index) {
+  static bool is_duplicate(
+      const json_object& members,
+      std::optional<std::unordered_set<std::size_t, key_hash, key_equal>>& index) {
     const std::size_t last = members.size() - 1;
     if (index) return !index->insert(last).second;
     for (std::size_t i = 0; i < last; ++i)
@@ -504,18 +532,36 @@ class json_parser {
       if (end_ - p_ < 2) return fail(open, "unterminated string (no closing '\"')");
       char simple = 0;
       switch (p_[1]) {
-        case '"': simple = '"'; break;
-        case '\\': simple = '\\'; break;
-        case '/': simple = '/'; break;
-        case 'b': simple = '\b'; break;
-        case 'f': simple = '\f'; break;
-        case 'n': simple = '\n'; break;
-        case 'r': simple = '\r'; break;
-        case 't': simple = '\t'; break;
-        case 'u': break;
+        case '"':
+          simple = '"';
+          break;
+        case '\\':
+          simple = '\\';
+          break;
+        case '/':
+          simple = '/';
+          break;
+        case 'b':
+          simple = '\b';
+          break;
+        case 'f':
+          simple = '\f';
+          break;
+        case 'n':
+          simple = '\n';
+          break;
+        case 'r':
+          simple = '\r';
+          break;
+        case 't':
+          simple = '\t';
+          break;
+        case 'u':
+          break;
         default: {
           const auto next = static_cast<unsigned char>(p_[1]);
-          if (next >= 0x20 && next < 0x7F) return fail(p_, std::string{"invalid escape '\\"} + p_[1] + "' in string");
+          if (next >= 0x20 && next < 0x7F)
+            return fail(p_, std::string{"invalid escape '\\"} + p_[1] + "' in string");
           return fail(p_, "invalid escape in string: '\\' followed by " + describe(p_ + 1));
         }
       }
@@ -527,12 +573,17 @@ class json_parser {
       const int unit = read_hex4(p_);
       if (unit < 0) return fail(p_, "invalid \\u escape: expected 4 hex digits after \\u");
       std::uint32_t cp = static_cast<std::uint32_t>(unit);
-      if (unit >= 0xDC00 && unit <= 0xDFFF) return fail(p_, "unpaired surrogate " + escape_text(p_) + " in string (a low surrogate must follow a high surrogate)");
+      if (unit >= 0xDC00 && unit <= 0xDFFF)
+        return fail(p_, "unpaired surrogate " + escape_text(p_) +
+                            " in string (a low surrogate must follow a high surrogate)");
       if (unit >= 0xD800 && unit <= 0xDBFF) {
         const int low = (end_ - p_ >= 12 && p_[6] == '\\' && p_[7] == 'u') ? read_hex4(p_ + 6) : -1;
         if (low < 0xDC00 || low > 0xDFFF)
-          return fail(p_, "unpaired surrogate " + escape_text(p_) + " in string (a high surrogate must be followed by a \\uDC00-\\uDFFF escape)");
-        cp = 0x10000 + ((static_cast<std::uint32_t>(unit) - 0xD800) << 10) + (static_cast<std::uint32_t>(low) - 0xDC00);
+          return fail(
+              p_, "unpaired surrogate " + escape_text(p_) +
+                      " in string (a high surrogate must be followed by a \\uDC00-\\uDFFF escape)");
+        cp = 0x10000 + ((static_cast<std::uint32_t>(unit) - 0xD800) << 10) +
+             (static_cast<std::uint32_t>(low) - 0xDC00);
         p_ += 6;
       }
       append_utf8(s, cp);
@@ -545,14 +596,27 @@ class json_parser {
 
   // The message for a raw control character in a string, naming the escape to use.
   static std::string control_in_string(unsigned char c) {
-    std::string message = "control character U+00" + hex_byte(c) + " must be escaped in a string (as ";
+    std::string message =
+        "control character U+00" + hex_byte(c) + " must be escaped in a string (as ";
     switch (c) {
-      case '\b': message += "\\b"; break;
-      case '\f': message += "\\f"; break;
-      case '\n': message += "\\n; or is the closing '\"' missing?"; break;
-      case '\r': message += "\\r"; break;
-      case '\t': message += "\\t"; break;
-      default: message += "\\u00" + hex_byte(c); break;
+      case '\b':
+        message += "\\b";
+        break;
+      case '\f':
+        message += "\\f";
+        break;
+      case '\n':
+        message += "\\n; or is the closing '\"' missing?";
+        break;
+      case '\r':
+        message += "\\r";
+        break;
+      case '\t':
+        message += "\\t";
+        break;
+      default:
+        message += "\\u00" + hex_byte(c);
+        break;
     }
     message += ')';
     return message;
@@ -564,13 +628,15 @@ class json_parser {
     const char* start = p_;
     if (*p_ == '-') {
       ++p_;
-      if (p_ != end_ && *p_ == 'I') return fail(start, "NaN and Infinity are not valid JSON numbers");
+      if (p_ != end_ && *p_ == 'I')
+        return fail(start, "NaN and Infinity are not valid JSON numbers");
     }
     if (p_ == end_ || !is_digit(*p_)) return unexpected(p_, "expected a digit after '-'");
     const char* int_begin = p_;
     if (*p_ == '0') {
       ++p_;
-      if (p_ != end_ && is_digit(*p_)) return fail(p_ - 1, "leading zeros are not allowed in numbers");
+      if (p_ != end_ && is_digit(*p_))
+        return fail(p_ - 1, "leading zeros are not allowed in numbers");
     } else {
       while (p_ != end_ && is_digit(*p_)) ++p_;
     }
@@ -580,7 +646,8 @@ class json_parser {
     bool integral = true;
     if (p_ != end_ && *p_ == '.') {
       ++p_;
-      if (p_ == end_ || !is_digit(*p_)) return unexpected(p_, "expected a digit after the decimal point");
+      if (p_ == end_ || !is_digit(*p_))
+        return unexpected(p_, "expected a digit after the decimal point");
       frac_begin = p_;
       while (p_ != end_ && is_digit(*p_)) ++p_;
       frac_end = p_;
@@ -592,7 +659,8 @@ class json_parser {
       bool negative = false;
       if (p_ != end_ && (*p_ == '+' || *p_ == '-')) negative = *p_++ == '-';
       if (p_ == end_ || !is_digit(*p_)) return unexpected(p_, "expected a digit in the exponent");
-      for (; p_ != end_ && is_digit(*p_); ++p_) exponent = std::min<std::int64_t>(exponent * 10 + (*p_ - '0'), 1'000'000'000);
+      for (; p_ != end_ && is_digit(*p_); ++p_)
+        exponent = std::min<std::int64_t>(exponent * 10 + (*p_ - '0'), 1'000'000'000);
       if (negative) exponent = -exponent;
       integral = false;
     }
@@ -619,8 +687,10 @@ class json_parser {
         magnitude = exponent - (q - frac_begin) - 1;
       }
       if (magnitude >= 0) {
-        std::string literal{start, static_cast<std::size_t>(std::min<std::ptrdiff_t>(p_ - start, 40))};
-        return fail(start, "number " + literal + (p_ - start > 40 ? "..." : "") + " is too large for a double");
+        std::string literal{start,
+                            static_cast<std::size_t>(std::min<std::ptrdiff_t>(p_ - start, 40))};
+        return fail(start, "number " + literal + (p_ - start > 40 ? "..." : "") +
+                               " is too large for a double");
       }
       d = *start == '-' ? -0.0 : 0.0;
     } else if (r.ec != std::errc{} || r.ptr != p_) {
@@ -643,21 +713,24 @@ class json_parser {
 /// commas, no duplicate keys, valid UTF-8 only; see docs/json.md). On failure the error
 /// names the problem and its 1-based line and column, e.g. `to_string(error, "hmr.json")`
 /// gives `hmr.json:3:14: expected ',' or '}' after object member, found '"'`.
-[[nodiscard]] inline result<json_value> parse_json(std::string_view text, const json_read_options& options = {}) {
+[[nodiscard]] inline result<json_value> parse_json(std::string_view text,
+                                                   const json_read_options& options = {}) {
   return detail::json_parser{text, options}.run();
 }
 
 /// Parses one line of line-delimited JSON (JSON Lines / NDJSON): one value, optionally
 /// followed by "\n" or "\r\n". A line break anywhere else is an error, as is a blank line.
-[[nodiscard]] inline result<json_value> parse_json_line(std::string_view line, const json_read_options& options = {}) {
+[[nodiscard]] inline result<json_value> parse_json_line(std::string_view line,
+                                                        const json_read_options& options = {}) {
   if (!line.empty() && line.back() == '\n') line.remove_suffix(1);
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
   if (const auto nl = line.find('\n'); nl != std::string_view::npos)
-    return error_info{"a line of line-delimited JSON must not contain a line break", 1,
-                      1 + static_cast<std::size_t>(std::count_if(line.begin(), line.begin() + static_cast<std::ptrdiff_t>(nl), [](char c) {
-                            return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
-                          })),
-                      nl};
+    return error_info{
+        "a line of line-delimited JSON must not contain a line break", 1,
+        1 + static_cast<std::size_t>(std::count_if(
+                line.begin(), line.begin() + static_cast<std::ptrdiff_t>(nl),
+                [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; })),
+        nl};
   return parse_json(line, options);
 }
 
@@ -665,11 +738,21 @@ class json_parser {
 /// whitespace and number spelling).
 inline void write(json_writer& w, const json_value& value) {
   switch (value.type()) {
-    case json_type::null: w.null(); return;
-    case json_type::boolean: w.boolean(value.as_bool()); return;
-    case json_type::integer: w.number(value.as_int()); return;
-    case json_type::floating: w.number(value.as_double()); return;
-    case json_type::string: w.string(value.as_string()); return;
+    case json_type::null:
+      w.null();
+      return;
+    case json_type::boolean:
+      w.boolean(value.as_bool());
+      return;
+    case json_type::integer:
+      w.number(value.as_int());
+      return;
+    case json_type::floating:
+      w.number(value.as_double());
+      return;
+    case json_type::string:
+      w.string(value.as_string());
+      return;
     case json_type::array:
       w.begin_array();
       for (const json_value& item : value.as_array()) write(w, item);

@@ -38,12 +38,16 @@ inline utf8_sequence next_utf8_sequence(const unsigned char* p, const unsigned c
     length = 2;
   } else if (lead >= 0xE0 && lead <= 0xEF) {
     length = 3;
-    if (lead == 0xE0) lo = 0xA0;       // shorter forms are overlong
-    else if (lead == 0xED) hi = 0x9F;  // ED A0..BF would encode a surrogate
+    if (lead == 0xE0)
+      lo = 0xA0;  // shorter forms are overlong
+    else if (lead == 0xED)
+      hi = 0x9F;  // ED A0..BF would encode a surrogate
   } else if (lead >= 0xF0 && lead <= 0xF4) {
     length = 4;
-    if (lead == 0xF0) lo = 0x90;       // overlong
-    else if (lead == 0xF4) hi = 0x8F;  // above U+10FFFF
+    if (lead == 0xF0)
+      lo = 0x90;  // overlong
+    else if (lead == 0xF4)
+      hi = 0x8F;  // above U+10FFFF
   } else {
     return {1, false};  // a continuation byte, C0/C1 (always overlong) or F5..FF
   }
@@ -71,14 +75,29 @@ constexpr bool needs_attention(std::uint64_t word) noexcept {
 /// or '\\').
 inline void append_ascii_escape(std::string& out, unsigned char c) {
   switch (c) {
-    case '"': out.append("\\\"", 2); return;
-    case '\\': out.append("\\\\", 2); return;
-    case '\b': out.append("\\b", 2); return;
-    case '\f': out.append("\\f", 2); return;
-    case '\n': out.append("\\n", 2); return;
-    case '\r': out.append("\\r", 2); return;
-    case '\t': out.append("\\t", 2); return;
-    default: break;
+    case '"':
+      out.append("\\\"", 2);
+      return;
+    case '\\':
+      out.append("\\\\", 2);
+      return;
+    case '\b':
+      out.append("\\b", 2);
+      return;
+    case '\f':
+      out.append("\\f", 2);
+      return;
+    case '\n':
+      out.append("\\n", 2);
+      return;
+    case '\r':
+      out.append("\\r", 2);
+      return;
+    case '\t':
+      out.append("\\t", 2);
+      return;
+    default:
+      break;
   }
   constexpr char hex[] = "0123456789abcdef";
   const char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xF]};
@@ -145,8 +164,8 @@ inline void append_json_string(std::string& out, std::string_view text) {
 /// reads back to the same value, with ".0" added to integral values so that they read
 /// back as doubles (`2.0`, `-0.0`, `1e+300`); NaN and infinities as `null`.
 template <class T>
-  requires std::is_arithmetic_v<T> && (!std::is_same_v<T, bool>)
-void append_json_number(std::string& out, T number) {
+requires std::is_arithmetic_v<T> &&
+    (!std::is_same_v<T, bool>)void append_json_number(std::string& out, T number) {
   char buf[64];
   std::to_chars_result r{};
   if constexpr (std::is_floating_point_v<T>) {
@@ -156,7 +175,8 @@ void append_json_number(std::string& out, T number) {
     }
     r = std::to_chars(buf, buf + 60, number);  // room left for ".0"
     bool integral = true;
-    for (const char* q = buf; q != r.ptr; ++q) integral = integral && (*q == '-' || (*q >= '0' && *q <= '9'));
+    for (const char* q = buf; q != r.ptr; ++q)
+      integral = integral && (*q == '-' || (*q >= '0' && *q <= '9'));
     if (integral) {
       *r.ptr++ = '.';
       *r.ptr++ = '0';
@@ -181,7 +201,8 @@ void append_json_number(std::string& out, T number) {
 ///   w.end_array();
 ///   w.member("elapsed_ms", 12);
 ///   w.end_object();
-///   assert(w.complete());  // line == R"({"event":"change","paths":["src/main.cpp"],"elapsed_ms":12})"
+///   assert(w.complete());  // line ==
+///   R"({"event":"change","paths":["src/main.cpp"],"elapsed_ms":12})"
 /// @endcode
 ///
 /// Misuse is a programmer error caught by `assert` in debug builds: a key outside an
@@ -201,7 +222,8 @@ class json_writer {
   }
   /// Closes the innermost open container, which must be an object awaiting a key.
   void end_object() {
-    assert(!stack_.empty() && stack_.back() == 'o' && "end_object() without a matching begin_object()");
+    assert(!stack_.empty() && stack_.back() == 'o' &&
+           "end_object() without a matching begin_object()");
     close('}');
   }
   /// Opens an array.
@@ -212,7 +234,8 @@ class json_writer {
   }
   /// Closes the innermost open container, which must be an array.
   void end_array() {
-    assert(!stack_.empty() && stack_.back() == 'a' && "end_array() without a matching begin_array()");
+    assert(!stack_.empty() && stack_.back() == 'a' &&
+           "end_array() without a matching begin_array()");
     close(']');
   }
 
@@ -234,8 +257,7 @@ class json_writer {
   /// Writes a number (see `append_json_number`: integers exact, doubles shortest, NaN and
   /// infinities as `null`).
   template <class T>
-    requires std::is_arithmetic_v<T> && (!std::is_same_v<T, bool>)
-  void number(T n) {
+  requires std::is_arithmetic_v<T> &&(!std::is_same_v<T, bool>)void number(T n) {
     before_value();
     append_json_number(*out_, n);
     after_value();
@@ -243,8 +265,10 @@ class json_writer {
   /// Writes `true` or `false`.
   void boolean(bool b) {
     before_value();
-    if (b) out_->append("true", 4);
-    else out_->append("false", 5);
+    if (b)
+      out_->append("true", 4);
+    else
+      out_->append("false", 5);
     after_value();
   }
   /// Writes `null`.
@@ -264,10 +288,13 @@ class json_writer {
   void value(std::nullptr_t) { null(); }
   /// Writes a number; character types are excluded (write them as strings).
   template <class T>
-    requires std::is_arithmetic_v<T> && (!std::is_same_v<T, bool>) && (!std::is_same_v<T, char>) &&
-             (!std::is_same_v<T, char8_t>) && (!std::is_same_v<T, char16_t>) && (!std::is_same_v<T, char32_t>) &&
-             (!std::is_same_v<T, wchar_t>)
-  void value(T n) {
+  requires std::is_arithmetic_v<T> &&
+      (!std::is_same_v<T, bool>)&&(!std::is_same_v<T, char>)&&(!std::is_same_v<T, char8_t>)&&(
+          !std::is_same_v<
+              T,
+              char16_t>)&&(!std::is_same_v<T,
+                                           char32_t>)&&(!std::is_same_v<T,
+                                                                        wchar_t>)void value(T n) {
     number(n);
   }
   /// Writes a member: `key(name)` followed by `value(v)`.

@@ -17,10 +17,10 @@ namespace hmr {
 /// Positions are 1-based; `line == 0` means "no position" (an error about the whole
 /// input, or one that is not about text at all).
 struct error_info {
-  std::string message;      ///< what went wrong, phrased so a user can act on it
-  std::size_t line = 0;     ///< 1-based line of the error, 0 when there is no position
-  std::size_t column = 0;   ///< 1-based column in characters (UTF-8 code points)
-  std::size_t offset = 0;   ///< 0-based byte offset of the error in the input
+  std::string message;     ///< what went wrong, phrased so a user can act on it
+  std::size_t line = 0;    ///< 1-based line of the error, 0 when there is no position
+  std::size_t column = 0;  ///< 1-based column in characters (UTF-8 code points)
+  std::size_t offset = 0;  ///< 0-based byte offset of the error in the input
 
   friend bool operator==(const error_info&, const error_info&) = default;
 };
@@ -53,7 +53,8 @@ inline std::string to_string(const error_info& e, std::string_view source = {}) 
 /// `operator*` and `operator->` assert.
 template <class T>
 class [[nodiscard]] result {
-  static_assert(!std::is_same_v<std::remove_cv_t<T>, error_info>, "result<error_info> is ambiguous");
+  static_assert(!std::is_same_v<std::remove_cv_t<T>, error_info>,
+                "result<error_info> is ambiguous");
 
  public:
   /// A successful result holding `value`.
@@ -82,11 +83,15 @@ class [[nodiscard]] result {
     return assert(has_value()), *std::get_if<0>(&state_);
   }
   /// The value, moved out (precondition: `has_value()`).
-  [[nodiscard]] T&& operator*() && noexcept { return assert(has_value()), std::move(*std::get_if<0>(&state_)); }
+  [[nodiscard]] T&& operator*() && noexcept {
+    return assert(has_value()), std::move(*std::get_if<0>(&state_));
+  }
   /// Member access to the value (precondition: `has_value()`).
   [[nodiscard]] T* operator->() noexcept { return assert(has_value()), std::get_if<0>(&state_); }
   /// Member access to the value (precondition: `has_value()`).
-  [[nodiscard]] const T* operator->() const noexcept { return assert(has_value()), std::get_if<0>(&state_); }
+  [[nodiscard]] const T* operator->() const noexcept {
+    return assert(has_value()), std::get_if<0>(&state_);
+  }
 
  private:
   std::variant<T, error_info> state_;
