@@ -75,7 +75,7 @@ void BM_escape(benchmark::State& state, const std::string& text) {
     hmr::append_json_string(out, text);
     benchmark::DoNotOptimize(out.data());
   }
-  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * text.size()));
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(text.size()));
 }
 BENCHMARK_CAPTURE(BM_escape, ascii, ascii_text);
 BENCHMARK_CAPTURE(BM_escape, mixed_utf8, mixed_text);
@@ -103,7 +103,7 @@ void BM_parse_document(benchmark::State& state) {
     if (!parsed) state.SkipWithError("document rejected");
     benchmark::DoNotOptimize(parsed);
   }
-  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * document.size()));
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(document.size()));
   state.counters["doc_bytes"] = static_cast<double>(document.size());
 }
 BENCHMARK(BM_parse_document);
@@ -117,7 +117,7 @@ void BM_write_document(benchmark::State& state) {
     hmr::write(w, *parsed);
     benchmark::DoNotOptimize(out.data());
   }
-  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * out.size()));
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(out.size()));
 }
 BENCHMARK(BM_write_document);
 
