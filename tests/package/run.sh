@@ -5,7 +5,7 @@
 set -euo pipefail
 src=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 work=${1:-$(mktemp -d)}
-rm -rf "$work" && mkdir -p "$work"
+rm -rf "$work" && mkdir -p "$work" && work=$(cd "$work" && pwd)
 consumer="$src/tests/package/consumer"
 generator=()
 command -v ninja >/dev/null && generator=(-G Ninja)
