@@ -358,3 +358,27 @@ TEST_CASE("filter_change keeps the meaning of a rename across the filter's bound
               .path = "src", .kind = change_kind::removed, .root = 2, .is_directory = true});
   }
 }
+
+TEST_CASE("filter_changes filters a batch in place, judging renames on both paths", "[filters]") {
+  using enum hmr::change_kind;
+  auto c = [](hmr::change_kind kind, std::string path, std::string old_path = {},
+              bool is_directory = false) {
+    return hmr::file_change{.path = std::move(path),
+                            .kind = kind,
+                            .old_path = std::move(old_path),
+                            .is_directory = is_directory};
+  };
+  std::vector<hmr::file_change> changes{
+      c(modified, "a.cpp"),
+      c(modified, "a.cpp.swp"),                  // dropped
+      c(renamed, "b.cpp", "a.cpp"),              // both kept: a rename
+      c(renamed, "b.cpp~", "b.cpp"),             // only the old path kept: removed
+      c(renamed, "c.cpp", "c.cpp___jb_tmp___"),  // only the new path kept: created
+      c(renamed, "x.tmp", "y.tmp"),              // neither: dropped
+      c(created, "build", {}, true),             // an ignored directory: dropped
+      c(created, "build/a.o"),                   // inside one: dropped
+  };
+  hmr::filter_changes(changes, hmr::default_ignores());
+  CHECK(changes == std::vector<hmr::file_change>{c(modified, "a.cpp"), c(renamed, "b.cpp", "a.cpp"),
+                                                 c(removed, "b.cpp"), c(created, "c.cpp")});
+}

@@ -484,6 +484,22 @@ template <path_filter F>
   return change;
 }
 
+/// `filter_change` over a whole batch, in place: what a runner does to each batch a
+/// watcher reports before handing it to the debouncer.
+///
+/// @par Example
+/// ```cpp
+/// hmr::filter_changes(batch, hmr::default_ignores());
+/// ```
+template <path_filter F>
+void filter_changes(std::vector<file_change>& changes, const F& filter) {
+  std::size_t kept = 0;
+  for (auto& change : changes) {
+    if (auto out = filter_change(filter, std::move(change))) changes[kept++] = std::move(*out);
+  }
+  changes.resize(kept);
+}
+
 /// Any filter behind one type, for filters assembled at run time (from CLI flags, say).
 /// Copies share the (immutable) filter. A default-constructed one keeps everything.
 ///
