@@ -7,3 +7,4 @@
 #include <hmr/gitignore.hpp>
 #include <hmr/glob.hpp>
 #include <hmr/version.hpp>
+#include <hmr/watcher.hpp>
