@@ -1,13 +1,14 @@
 // The watcher: reports created / modified / removed / renamed files under one or more roots,
 // recursively, on its own thread. Backends: inotify on Linux, polling everywhere; the
 // selector `native_watcher` picks one. Its vocabulary (watch_options, watch_handler,
-// watch_notice, watch_stats) is defined in detail/watch_tree.hpp so the backends can share
-// it; include this header. Semantics, limits and costs: docs/watcher.md.
+// watch_notice, watch_stats) is in hmr/watch_options.hpp. Semantics, limits and costs:
+// docs/watcher.md.
 #pragma once
 
 #include <chrono>
 #include <concepts>
-#include <hmr/detail/watch_tree.hpp>
+#include <hmr/detail/watch_engine.hpp>
+#include <hmr/watch_options.hpp>
 #include <hmr/detail/watcher_inotify.hpp>
 #include <hmr/detail/watcher_poll.hpp>
 #include <hmr/events.hpp>

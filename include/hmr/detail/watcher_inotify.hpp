@@ -4,7 +4,7 @@
 // inotify instance and missing roots are polled. Semantics: docs/watcher.md.
 #pragma once
 
-#include <hmr/detail/watch_tree.hpp>
+#include <hmr/detail/watch_engine.hpp>
 #include <hmr/detail/watcher_poll.hpp>
 
 #if defined(__linux__)

@@ -8,7 +8,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
-#include <hmr/detail/watch_tree.hpp>
+#include <hmr/detail/watch_engine.hpp>
 #include <memory>
 #include <string>
 #include <string_view>
