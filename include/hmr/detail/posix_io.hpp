@@ -189,6 +189,18 @@ class directory_reader {
   /// The directory's descriptor (for fstatat).
   [[nodiscard]] int fd() const noexcept { return ::dirfd(dir_); }
 
+  /// The type of the entry `next()` just returned as `name`: its d_type, or what fstatat
+  /// says when the file system gave none (`unknown`) or when the entry is a symlink to be
+  /// followed. Unchanged when the stat fails (the entry vanished meanwhile).
+  [[nodiscard]] entry_type resolve(std::string_view name, entry_type type, bool unknown,
+                                   bool follow_symlinks) const noexcept {
+    if (!unknown && !(type == entry_type::symlink && follow_symlinks)) return type;
+    struct stat st {};
+    // `name` views the dirent's NUL-terminated d_name.
+    const int flags = follow_symlinks ? 0 : AT_SYMLINK_NOFOLLOW;
+    return ::fstatat(fd(), name.data(), &st, flags) == 0 ? type_of_mode(st.st_mode) : type;
+  }
+
   /// The next entry's name and d_type-derived type (`unknown` set when d_type is missing);
   /// false at the end.
   bool next(std::string_view& name, entry_type& type, bool& unknown) noexcept {

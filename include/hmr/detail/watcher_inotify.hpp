@@ -340,12 +340,7 @@ class inotify_backend final : public watch_backend {
     entry_type type{};
     bool unknown = false;
     while (reader.next(name, type, unknown)) {
-      if (unknown || (type == entry_type::symlink && options_.follow_symlinks)) {
-        struct stat st {};
-        const int flags = options_.follow_symlinks ? 0 : AT_SYMLINK_NOFOLLOW;
-        if (::fstatat(reader.fd(), std::string(name).c_str(), &st, flags) == 0)
-          type = type_of_mode(st.st_mode);
-      }
+      type = reader.resolve(name, type, unknown, options_.follow_symlinks);
       if (n.entries.find(name) != n.entries.end()) continue;  // already known from an event
       if (type != entry_type::directory) {
         n.entries.emplace(std::string(name), file_entry);
@@ -754,12 +749,7 @@ class inotify_backend final : public watch_backend {
       entry_type type{};
       bool unknown = false;
       while (reader.next(name, type, unknown)) {
-        if (unknown || (type == entry_type::symlink && options_.follow_symlinks)) {
-          struct stat st {};
-          const int flags = options_.follow_symlinks ? 0 : AT_SYMLINK_NOFOLLOW;
-          if (::fstatat(reader.fd(), std::string(name).c_str(), &st, flags) == 0)
-            type = type_of_mode(st.st_mode);
-        }
+        type = reader.resolve(name, type, unknown, options_.follow_symlinks);
         listing.emplace_back(std::string(name), type == entry_type::directory);
       }
       std::sort(listing.begin(), listing.end());
