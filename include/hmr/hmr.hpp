@@ -2,6 +2,7 @@
 #pragma once
 
 #include <hmr/debouncer.hpp>
+#include <hmr/diagnostics.hpp>
 #include <hmr/events.hpp>
 #include <hmr/filters.hpp>
 #include <hmr/gitignore.hpp>
