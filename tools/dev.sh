@@ -48,11 +48,12 @@ case "${1:-}" in
     ;;
   test)
     check_toolchain
-    have dpkg-query && apt_install ninja-build catch2
+    # python3: the process tests run a small loopback server behind a shell.
+    have dpkg-query && apt_install ninja-build catch2 python3
     cmake --workflow --preset dev
     ;;
   deps)
-    apt_install ninja-build catch2 meson pkg-config clang libclang-rt-14-dev libbenchmark-dev
+    apt_install ninja-build catch2 python3 meson pkg-config clang libclang-rt-14-dev libbenchmark-dev
     ;;
   *)
     echo "usage: tools/dev.sh demo | test | deps" >&2

@@ -7,5 +7,6 @@
 #include <hmr/filters.hpp>
 #include <hmr/gitignore.hpp>
 #include <hmr/glob.hpp>
+#include <hmr/process.hpp>
 #include <hmr/version.hpp>
 #include <hmr/watcher.hpp>

@@ -1,0 +1,122 @@
+// The process layer: spawn a child in its own process group, capture its output line by
+// line, and stop it together with everything it started. Design notes: docs/process.md.
+#pragma once
+
+#include <chrono>
+#include <csignal>
+#include <functional>
+#include <hmr/detail/result.hpp>
+#include <hmr/events.hpp>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace hmr {
+
+/// Which output stream a captured line came from.
+using output_stream = events::output::stream_kind;
+
+/// How a process ended and who ended it: pid, exit status (with the signal name), uptime
+/// and cause (`stopped` by hmr, `exited` on its own, or `crashed` by a signal hmr did not send).
+using process_exit = events::process_exited;
+
+/// What to run and how to run it.
+struct process_options {
+  /// The program and its arguments (searched in PATH like execvp when it has no '/'),
+  /// or, with `shell`, exactly one string handed to `/bin/sh -c`.
+  std::vector<std::string> command{};
+  /// Run the single string in `command` through `/bin/sh -c`.
+  bool shell = false;
+  /// The child's working directory; empty means the supervisor's.
+  std::string working_directory{};
+  /// Variables added to (or replacing in) the inherited environment, e.g. {"HMR_SESSION", "1"}.
+  std::vector<std::pair<std::string, std::string>> environment{};
+  /// When set, stdout and stderr are captured and each line (without its "\n" or "\r\n")
+  /// is passed here, from the child's reader thread; a partial last line is delivered at
+  /// EOF. When empty, the child inherits the supervisor's stdout and stderr.
+  std::function<void(output_stream stream, std::string_view line)> on_line{};
+  /// Called once, from the child's waiter thread, when the child has been reaped. It must
+  /// not call `stop()`, `wait()` or the destructor of the same `child_process`.
+  std::function<void(const process_exit& exit)> on_exit{};
+  /// The signal `stop()` sends to the child's process group first.
+  int stop_signal = SIGTERM;
+  /// How long `stop()` waits after `stop_signal` before it sends SIGKILL to the group.
+  duration grace_period = std::chrono::seconds(5);
+  /// The child is killed (PR_SET_PDEATHSIG, SIGKILL) when the thread that spawned it
+  /// exits (Linux only); spawn from a thread that lives as long as the supervisor.
+  bool die_with_parent = true;
+};
+
+/// The name of a signal ("SIGTERM", "SIGSEGV", ...), or "signal N" for one not in the table.
+inline std::string signal_name(int signal);
+
+/// Makes the calling process a child subreaper (Linux PR_SET_CHILD_SUBREAPER): orphaned
+/// descendants of its children are re-parented to it rather than to init, so `stop()` can
+/// reap them. Process-wide and permanent. Returns false where unsupported or on failure.
+inline bool become_subreaper() noexcept;
+
+namespace detail {
+class process_state;
+}  // namespace detail
+
+/// A running (or finished) child process; stopping it stops everything it started.
+///
+/// @code
+///   auto child = hmr::child_process::spawn({
+///       .command = {"./server", "--port", "8080"},
+///       .environment = {{"HMR_SESSION", "1"}},
+///       .on_line = [](hmr::output_stream, std::string_view line) { show(line); },
+///   });
+///   if (!child) return report(child.error().message);  // "cannot run './server': ..."
+///   hmr::process_exit exit = child->stop();             // SIGTERM, 5 s, then SIGKILL
+/// @endcode
+///
+/// Move-only. The destructor stops a child that is still running.
+class child_process {
+ public:
+  /// Starts `options.command`. Errors the user can act on (a missing program or working
+  /// directory, fork failure) are returned, naming the program or directory. An empty
+  /// command, or `shell` with more than one string, throws std::invalid_argument.
+  [[nodiscard]] static result<child_process> spawn(process_options options);
+
+  /// No process.
+  child_process() noexcept;
+  /// Takes over `other`'s process; `other` is left empty.
+  child_process(child_process&& other) noexcept;
+  /// Stops the held process (if running), then takes over `other`'s.
+  child_process& operator=(child_process&& other) noexcept;
+  child_process(const child_process&) = delete;
+  child_process& operator=(const child_process&) = delete;
+  /// Stops the child if it is still running (see `stop()`).
+  ~child_process();
+
+  /// True when a process was spawned into this object.
+  explicit operator bool() const noexcept { return state_ != nullptr; }
+  /// The child's pid, which is also its process group id; 0 when empty.
+  [[nodiscard]] int pid() const noexcept;
+  /// True until the child has been reaped.
+  [[nodiscard]] bool running() const;
+  /// The exit report once the child has been reaped (and `on_exit` has returned).
+  [[nodiscard]] std::optional<process_exit> try_wait() const;
+  /// Waits at most `timeout` for the child to end on its own.
+  [[nodiscard]] std::optional<process_exit> wait_for(duration timeout) const;
+  /// Waits for the child to end on its own.
+  process_exit wait() const;
+  /// Stops the child: `stop_signal` to its process group, `grace_period`, then SIGKILL to
+  /// the group. Returns after the child is reaped and no process of its group, nor any
+  /// process that inherited its environment token (descendants that left the group with
+  /// setsid), remains, or after a bound of 2 s spent on such leftovers. Returns at once
+  /// with the recorded report when the child already ended. Idempotent.
+  process_exit stop();
+
+ private:
+  explicit child_process(std::unique_ptr<detail::process_state> state) noexcept;
+  std::unique_ptr<detail::process_state> state_{};
+};
+
+}  // namespace hmr
+
+#include <hmr/detail/process_posix.hpp>

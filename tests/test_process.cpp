@@ -1,0 +1,454 @@
+// The process layer with real children: /bin/sh scripts in a temporary directory. Waits
+// are on readiness lines and pid files with timeouts, never on sleeps.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <hmr/process.hpp>
+#include <iterator>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "hmr_catch.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using cause = hmr::process_exit::cause;
+
+/// A fresh temporary directory, removed with its content.
+struct temp_dir {
+  fs::path path{};
+  temp_dir() {
+    std::string pattern = (fs::temp_directory_path() / "hmr-process-XXXXXX").string();
+    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
+    path = pattern;
+  }
+  ~temp_dir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+  temp_dir(const temp_dir&) = delete;
+  temp_dir& operator=(const temp_dir&) = delete;
+  /// Writes `text` to `name` and returns its full path.
+  [[nodiscard]] std::string write(const std::string& name, const std::string& text) const {
+    std::ofstream(path / name) << text;
+    return (path / name).string();
+  }
+};
+
+/// Captured lines, with a wait for a given one.
+struct line_log {
+  std::mutex mutex{};
+  std::condition_variable added{};
+  std::vector<std::pair<hmr::output_stream, std::string>> lines{};
+
+  auto callback() {
+    return [this](hmr::output_stream stream, std::string_view line) {
+      const std::lock_guard lock(mutex);
+      lines.emplace_back(stream, std::string(line));
+      added.notify_all();
+    };
+  }
+  /// True once `line` has arrived on `stream` (false after 10 s).
+  bool wait_for(hmr::output_stream stream, const std::string& line) {
+    std::unique_lock lock(mutex);
+    return added.wait_for(lock, 10s, [&] {
+      return std::find(lines.begin(), lines.end(), std::pair{stream, line}) != lines.end();
+    });
+  }
+  std::vector<std::pair<hmr::output_stream, std::string>> snapshot() {
+    const std::lock_guard lock(mutex);
+    return lines;
+  }
+};
+
+/// Waits (10 s at most) for a pid file written atomically (tmp + mv); 0 on timeout.
+int wait_for_pid_file(const fs::path& file) {
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::ifstream in(file);
+    int pid = 0;
+    if (in >> pid) return pid;
+    std::this_thread::yield();
+  }
+  return 0;
+}
+
+/// What /proc says about a process: state letter, parent and group; state '-' if gone.
+struct proc_info {
+  char state = '-';
+  int parent = 0;
+  int group = 0;
+};
+proc_info proc(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto close = text.rfind(')');
+  proc_info info;
+  if (close == std::string::npos) return info;
+  char* end = nullptr;
+  info.state = text[close + 2];
+  info.parent = static_cast<int>(std::strtol(text.c_str() + close + 3, &end, 10));
+  info.group = static_cast<int>(std::strtol(end, &end, 10));
+  return info;
+}
+
+/// True when `pid` no longer runs: gone, or a zombie left to init to reap (this machine's
+/// init may reap late). A zombie of ours would be a leak, so it counts as running.
+bool not_running(int pid) {
+  if (::kill(pid, 0) != 0 && errno == ESRCH) return true;
+  const proc_info info = proc(pid);
+  return info.state == '-' || (info.state == 'Z' && info.parent != ::getpid());
+}
+
+/// True when no process of group `pgid` runs (zombies reaped by init aside).
+bool group_not_running(int pgid) {
+  for (const auto& entry : fs::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    const proc_info info = proc(std::stoi(name));
+    if (info.group == pgid && !not_running(std::stoi(name))) return false;
+  }
+  return true;
+}
+
+/// The direct children of this test process that /proc lists (zombies included).
+std::vector<int> my_children() {
+  std::vector<int> out;
+  for (const auto& entry : fs::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream in(entry.path() / "stat");
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const auto close = text.rfind(')');
+    if (close == std::string::npos) continue;
+    if (std::atoi(text.c_str() + close + 4) == ::getpid()) out.push_back(std::stoi(name));
+  }
+  return out;
+}
+
+/// Field-wise equality (events::process_exited has no operator==).
+bool same(const hmr::process_exit& a, const hmr::process_exit& b) {
+  return a.pid == b.pid && a.status == b.status && a.uptime == b.uptime && a.why == b.why;
+}
+
+hmr::child_process spawn_ok(hmr::process_options options) {
+  auto r = hmr::child_process::spawn(std::move(options));
+  INFO((r ? std::string("spawned") : r.error().message));
+  REQUIRE(r.has_value());
+  return std::move(*r);
+}
+
+}  // namespace
+
+TEST_CASE("signal names: a table, then 'signal N'", "[process]") {
+  CHECK(hmr::signal_name(SIGTERM) == "SIGTERM");
+  CHECK(hmr::signal_name(SIGKILL) == "SIGKILL");
+  CHECK(hmr::signal_name(SIGSEGV) == "SIGSEGV");
+  CHECK(hmr::signal_name(SIGABRT) == "SIGABRT");
+  CHECK(hmr::signal_name(SIGRTMIN + 1) == "signal " + std::to_string(SIGRTMIN + 1));
+}
+
+TEST_CASE("captured stdout and stderr lines, exit code, cause exited", "[process]") {
+  const bool shell = GENERATE(false, true);
+  CAPTURE(shell);
+  const std::string script = "echo hello; echo err >&2; printf 'crlf\\r\\nno newline'; exit 3";
+  line_log log;
+  std::vector<hmr::process_exit> exits;
+  std::mutex exits_mutex;
+  auto child = spawn_ok({
+      .command = shell ? std::vector<std::string>{script}
+                       : std::vector<std::string>{"/bin/sh", "-c", script},
+      .shell = shell,
+      .on_line = log.callback(),
+      .on_exit =
+          [&](const hmr::process_exit& e) {
+            const std::lock_guard lock(exits_mutex);
+            exits.push_back(e);
+          },
+  });
+  const hmr::process_exit exit = child.wait();
+  CHECK(exit.pid == child.pid());
+  REQUIRE(exit.status.code.has_value());
+  CHECK(*exit.status.code == 3);
+  CHECK(exit.status.describe() == "exit code 3");
+  CHECK(exit.why == cause::exited);
+  CHECK_FALSE(child.running());
+  // Everything the child wrote has been delivered before wait() returned.
+  const auto lines = log.snapshot();
+  using out = std::pair<hmr::output_stream, std::string>;
+  CHECK(std::count(lines.begin(), lines.end(), out{hmr::output_stream::out, "hello"}) == 1);
+  CHECK(std::count(lines.begin(), lines.end(), out{hmr::output_stream::err, "err"}) == 1);
+  CHECK(std::count(lines.begin(), lines.end(), out{hmr::output_stream::out, "crlf"}) == 1);
+  CHECK(std::count(lines.begin(), lines.end(), out{hmr::output_stream::out, "no newline"}) == 1);
+  CHECK(lines.size() == 4);
+  const std::lock_guard lock(exits_mutex);
+  REQUIRE(exits.size() == 1);
+  CHECK(same(exits[0], exit));
+}
+
+TEST_CASE("argv is passed as is, without a shell splitting it", "[process]") {
+  line_log log;
+  auto child = spawn_ok({
+      .command = {"/bin/sh", "-c", "printf '[%s]\\n' \"$0\" \"$1\"", "a b", "$HOME *"},
+      .on_line = log.callback(),
+  });
+  CHECK(child.wait().status.success());
+  using out = std::pair<hmr::output_stream, std::string>;
+  CHECK(log.snapshot() == std::vector<out>{{hmr::output_stream::out, "[a b]"},
+                                           {hmr::output_stream::out, "[$HOME *]"}});
+}
+
+TEST_CASE("a program that cannot run is an error naming it, and leaves no zombie", "[process]") {
+  temp_dir dir;
+  const std::string not_executable = dir.write("data.txt", "not a program\n");
+  const int which = GENERATE(0, 1, 2);
+  const std::string program = which == 0   ? "hmr-no-such-program-4711"
+                              : which == 1 ? "/nonexistent/hmr-prog"
+                                           : not_executable;
+  const std::string reason = which == 2 ? "Permission denied" : "No such file or directory";
+  CAPTURE(program);
+  auto r = hmr::child_process::spawn({.command = {program, "arg"}});
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error().message == "cannot run '" + program + "': " + reason);
+  CHECK(my_children().empty());
+}
+
+TEST_CASE("an empty command, or shell with several strings, is a programmer error", "[process]") {
+  REQUIRE_THROWS_AS(hmr::child_process::spawn({}), std::invalid_argument);
+  REQUIRE_THROWS_AS(hmr::child_process::spawn({.command = {"echo", "x"}, .shell = true}),
+                    std::invalid_argument);
+}
+
+TEST_CASE("working directory and environment additions reach the child", "[process]") {
+  temp_dir dir;
+  ::setenv("HMR_TEST_INHERITED", "inherited", 1);
+  ::setenv("HMR_TEST_REPLACED", "old", 1);
+  line_log log;
+  auto child = spawn_ok({
+      .command = {"pwd -P; echo \"$HMR_SESSION|$HMR_TEST_INHERITED|$HMR_TEST_REPLACED\"; "
+                  "env | grep -c '^HMR_TEST_REPLACED='"},
+      .shell = true,
+      .working_directory = dir.path.string(),
+      .environment = {{"HMR_SESSION", "1"}, {"HMR_TEST_REPLACED", "new"}},
+      .on_line = log.callback(),
+  });
+  CHECK(child.wait().status.success());
+  using out = std::pair<hmr::output_stream, std::string>;
+  CHECK(log.snapshot() ==
+        std::vector<out>{{hmr::output_stream::out, fs::canonical(dir.path).string()},
+                         {hmr::output_stream::out, "1|inherited|new"},
+                         {hmr::output_stream::out, "1"}});
+}
+
+TEST_CASE("a missing working directory is an error naming it", "[process]") {
+  temp_dir dir;
+  const std::string missing = (dir.path / "missing").string();
+  auto r = hmr::child_process::spawn({.command = {"/bin/true"}, .working_directory = missing});
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error().message ==
+        "cannot change to working directory '" + missing + "': No such file or directory");
+  CHECK(my_children().empty());
+}
+
+namespace {
+/// A /bin/sh -c argv for `script`, with `arg` as its $0.
+std::vector<std::string> sh(const std::string& script, const std::string& arg = "sh") {
+  return {"/bin/sh", "-c", script, arg};
+}
+}  // namespace
+
+TEST_CASE("stop() kills a background grandchild in the group", "[process]") {
+  temp_dir dir;
+  const fs::path pid_file = dir.path / "grandchild.pid";
+  auto child = spawn_ok({
+      .command =
+          sh("sleep 1000 & echo $! > \"$0.tmp\" && mv \"$0.tmp\" \"$0\"; wait", pid_file.string()),
+  });
+  const int grandchild = wait_for_pid_file(pid_file);
+  REQUIRE(grandchild > 0);
+  REQUIRE_FALSE(not_running(grandchild));
+  CHECK(::getpgid(grandchild) == child.pid());
+  const hmr::process_exit exit = child.stop();
+  CHECK(exit.why == cause::stopped);
+  CHECK(exit.status.signal_name == "SIGTERM");
+  CHECK(not_running(grandchild));
+  CHECK(group_not_running(child.pid()));
+  CHECK(my_children().empty());
+}
+
+TEST_CASE("a child that ignores SIGTERM is killed after the grace period", "[process]") {
+  line_log log;
+  auto child = spawn_ok({
+      .command = sh("trap '' TERM; echo ready; while :; do sleep 1; done"),
+      .on_line = log.callback(),
+      .grace_period = 200ms,
+  });
+  REQUIRE(log.wait_for(hmr::output_stream::out, "ready"));
+  const hmr::process_exit exit = child.stop();
+  CHECK(exit.why == cause::stopped);
+  CHECK_FALSE(exit.status.code.has_value());
+  CHECK(exit.status.signal == SIGKILL);
+  CHECK(exit.status.signal_name == "SIGKILL");
+  CHECK(exit.status.describe() == "SIGKILL");
+  CHECK(group_not_running(child.pid()));
+}
+
+TEST_CASE("a signal hmr did not send is a crash", "[process]") {
+  auto child = spawn_ok({.command = sh("kill -SEGV $$")});
+  const hmr::process_exit exit = child.wait();
+  CHECK(exit.why == cause::crashed);
+  CHECK(exit.status.signal == SIGSEGV);
+  CHECK(exit.status.signal_name == "SIGSEGV");
+}
+
+TEST_CASE("stop() on a child that already exited returns its status", "[process]") {
+  auto child = spawn_ok({.command = sh("exit 7")});
+  const hmr::process_exit waited = child.wait();
+  const hmr::process_exit stopped = child.stop();
+  CHECK(same(stopped, waited));
+  REQUIRE(stopped.status.code.has_value());
+  CHECK(*stopped.status.code == 7);
+  CHECK(stopped.why == cause::exited);
+  CHECK(same(child.stop(), waited));  // idempotent
+  REQUIRE(child.try_wait().has_value());
+  CHECK(same(*child.try_wait(), waited));
+}
+
+TEST_CASE("stop() right after spawn stops the child with the stop signal", "[process]") {
+  for (int round = 0; round < 10; ++round) {
+    CAPTURE(round);
+    auto child = spawn_ok({.command = {"sleep", "1000"}});
+    const hmr::process_exit exit = child.stop();
+    CHECK(exit.why == cause::stopped);
+    CHECK(exit.status.signal_name == "SIGTERM");
+    CHECK(not_running(child.pid()));
+  }
+}
+
+TEST_CASE("a child dies with the thread that spawned it (PR_SET_PDEATHSIG)", "[process]") {
+  const bool die_with_parent = GENERATE(true, false);
+  CAPTURE(die_with_parent);
+  hmr::child_process child;
+  std::thread([&] {
+    child = spawn_ok({.command = {"sleep", "1000"}, .die_with_parent = die_with_parent});
+  }).join();
+  if (die_with_parent) {
+    const hmr::process_exit exit = child.wait();
+    CHECK(exit.status.signal_name == "SIGKILL");
+    CHECK(exit.why == cause::crashed);
+  } else {
+    const hmr::process_exit exit = child.stop();  // still alive: stop() ends it with SIGTERM
+    CHECK(exit.status.signal_name == "SIGTERM");
+    CHECK(exit.why == cause::stopped);
+  }
+}
+
+TEST_CASE("the destructor stops a running child and its group", "[process]") {
+  temp_dir dir;
+  const fs::path pid_file = dir.path / "sleep.pid";
+  std::mutex mutex;
+  std::vector<hmr::process_exit> exits;
+  int pid = 0;
+  int grandchild = 0;
+  {
+    auto child = spawn_ok({
+        .command = sh("sleep 1000 & echo $! > \"$0.tmp\" && mv \"$0.tmp\" \"$0\"; wait",
+                      pid_file.string()),
+        .on_exit =
+            [&](const hmr::process_exit& e) {
+              const std::lock_guard lock(mutex);
+              exits.push_back(e);
+            },
+    });
+    pid = child.pid();
+    grandchild = wait_for_pid_file(pid_file);
+    REQUIRE(grandchild > 0);
+    CHECK(child.running());
+  }
+  CHECK(not_running(pid));
+  CHECK(not_running(grandchild));
+  const std::lock_guard lock(mutex);
+  REQUIRE(exits.size() == 1);
+  CHECK(exits[0].why == cause::stopped);
+  CHECK(exits[0].pid == pid);
+}
+
+TEST_CASE("a loopback server behind a shell never finds its port taken", "[process]") {
+  // A free port, chosen by the kernel.
+  int port = 0;
+  {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    socklen_t len = sizeof addr;
+    REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+    port = ntohs(addr.sin_port);
+    ::close(fd);
+  }
+  temp_dir dir;
+  const std::string server = dir.write("server.py",
+                                       "import socket, sys, time\n"
+                                       "s = socket.socket()\n"
+                                       "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+                                       "try:\n"
+                                       "    s.bind(('127.0.0.1', int(sys.argv[1])))\n"
+                                       "except OSError as e:\n"
+                                       "    print('bind failed', e.errno, flush=True)\n"
+                                       "    sys.exit(1)\n"
+                                       "s.listen()\n"
+                                       "print('bound', flush=True)\n"
+                                       "time.sleep(1000)\n");
+  for (int cycle = 0; cycle < 20; ++cycle) {
+    CAPTURE(cycle);
+    line_log log;
+    // python3 runs as a grandchild: the shell stays in front of it and waits.
+    auto child = spawn_ok({
+        .command = sh("python3 \"$0\" " + std::to_string(port) + " & wait", server),
+        .on_line = log.callback(),
+    });
+    REQUIRE(log.wait_for(hmr::output_stream::out, "bound"));
+    const hmr::process_exit exit = child.stop();
+    CHECK(exit.why == cause::stopped);
+    for (const auto& [stream, line] : log.snapshot()) CHECK(line == "bound");
+  }
+}
+
+TEST_CASE("with a subreaper, a grandchild that left the group and session is stopped too",
+          "[process]") {
+  REQUIRE(hmr::become_subreaper());
+  temp_dir dir;
+  const fs::path pid_file = dir.path / "escaped.pid";
+  // The subshell double-forks: setsid's child is re-parented to us when the subshell exits.
+  auto child = spawn_ok({
+      .command = sh("(setsid sh -c 'echo $$ > \"$0.tmp\" && mv \"$0.tmp\" \"$0\"; exec sleep 1000' "
+                    "\"$0\" &); while :; do sleep 1; done",
+                    pid_file.string()),
+  });
+  const int escaped = wait_for_pid_file(pid_file);
+  REQUIRE(escaped > 0);
+  CHECK(::getsid(escaped) == escaped);  // its own session, so not in the child's group
+  CHECK(::getpgid(escaped) != child.pid());
+  const hmr::process_exit exit = child.stop();
+  CHECK(exit.why == cause::stopped);
+  CHECK(not_running(escaped));
+  CHECK(group_not_running(child.pid()));
+  CHECK(my_children().empty());
+}
