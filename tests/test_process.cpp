@@ -1,9 +1,12 @@
 // The process layer with real children: /bin/sh scripts in a temporary directory. Waits
 // are on readiness lines and pid files with timeouts, never on sleeps.
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -356,6 +359,58 @@ TEST_CASE("a child dies with the thread that spawned it (PR_SET_PDEATHSIG)", "[p
     CHECK(exit.status.signal_name == "SIGTERM");
     CHECK(exit.why == cause::stopped);
   }
+}
+
+// Started again as a "supervisor" by the kill -9 test below (before main, in a fresh
+// single-threaded process): spawns one child, reports its pid on the inherited
+// descriptor, then waits to be killed.
+[[maybe_unused]] const bool supervisor_mode = [] {
+  const char* fd_text = std::getenv("HMR_TEST_SUPERVISOR_FD");
+  if (fd_text == nullptr) return false;
+  auto child = hmr::child_process::spawn({.command = {"sleep", "1000"}});
+  const std::string pid = (child ? std::to_string(child->pid()) : std::string("0")) + "\n";
+  const int fd = std::atoi(fd_text);
+  if (::write(fd, pid.data(), pid.size()) < 0) std::_Exit(1);
+  for (;;) ::pause();
+}();
+
+TEST_CASE("kill -9 of the supervisor leaves no child running", "[process]") {
+  int fds[2];
+  REQUIRE(::pipe2(fds, O_CLOEXEC) == 0);
+  REQUIRE(::fcntl(fds[1], F_SETFD, 0) == 0);  // the supervisor inherits the write end
+  const std::string exe = fs::read_symlink("/proc/self/exe").string();
+  const std::string env = "HMR_TEST_SUPERVISOR_FD=" + std::to_string(fds[1]);
+  const std::string path = std::string("PATH=") + (std::getenv("PATH") ? std::getenv("PATH") : "");
+  char* const argv[] = {const_cast<char*>(exe.c_str()), nullptr};
+  char* const envp[] = {const_cast<char*>(env.c_str()), const_cast<char*>(path.c_str()), nullptr};
+  const pid_t supervisor = ::fork();
+  REQUIRE(supervisor >= 0);
+  if (supervisor == 0) {
+    ::execve(exe.c_str(), argv, envp);
+    ::_exit(127);
+  }
+  ::close(fds[1]);
+  pollfd readable{fds[0], POLLIN, 0};
+  REQUIRE(::poll(&readable, 1, 10'000) == 1);
+  char buffer[32] = {};
+  const ssize_t n = ::read(fds[0], buffer, sizeof buffer - 1);
+  ::close(fds[0]);
+  REQUIRE(n > 0);
+  const int child = std::atoi(buffer);
+  REQUIRE(child > 0);
+  CHECK_FALSE(not_running(child));
+
+  REQUIRE(::kill(supervisor, SIGKILL) == 0);
+  REQUIRE(::waitpid(supervisor, nullptr, 0) == supervisor);
+  // The kernel's death signal ends the child; wait (10 s at most) for it to be gone. If
+  // this process is a subreaper by now, the child's zombie is ours to reap.
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (!not_running(child) && std::chrono::steady_clock::now() < deadline) {
+    ::waitpid(child, nullptr, WNOHANG);
+    std::this_thread::yield();
+  }
+  CHECK(not_running(child));
+  if (!not_running(child)) ::kill(child, SIGKILL);  // a failure must not leave it behind
 }
 
 TEST_CASE("the destructor stops a running child and its group", "[process]") {
