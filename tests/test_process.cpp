@@ -91,6 +91,17 @@ int wait_for_pid_file(const fs::path& file) {
   return 0;
 }
 
+/// The text of a small /proc file; empty when the process is gone. (Not istreambuf_iterator:
+/// reading a process that is being reaped fails with ESRCH, which libstdc++ throws.)
+std::string read_proc_file(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return {};
+  char buffer[4096];
+  const ssize_t n = ::read(fd, buffer, sizeof buffer);
+  ::close(fd);
+  return n > 0 ? std::string(buffer, static_cast<std::size_t>(n)) : std::string();
+}
+
 /// What /proc says about a process: state letter, parent and group; state '-' if gone.
 struct proc_info {
   char state = '-';
@@ -98,8 +109,7 @@ struct proc_info {
   int group = 0;
 };
 proc_info proc(int pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string text = read_proc_file("/proc/" + std::to_string(pid) + "/stat");
   const auto close = text.rfind(')');
   proc_info info;
   if (close == std::string::npos) return info;
@@ -135,8 +145,7 @@ std::vector<int> my_children() {
   for (const auto& entry : fs::directory_iterator("/proc")) {
     const std::string name = entry.path().filename().string();
     if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::ifstream in(entry.path() / "stat");
-    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const std::string text = read_proc_file((entry.path() / "stat").string());
     const auto close = text.rfind(')');
     if (close == std::string::npos) continue;
     if (std::atoi(text.c_str() + close + 4) == ::getpid()) out.push_back(std::stoi(name));

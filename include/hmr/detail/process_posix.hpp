@@ -23,7 +23,9 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <mutex>
@@ -188,20 +190,35 @@ struct proc_entry {
   pid_t parent = 0;
   pid_t group = 0;
   char state = '?';
+  unsigned long long start_ticks = 0;  ///< start time, in clock ticks after boot
 };
 
-/// Reads /proc/<pid>/stat; false when the process is gone.
+/// Reads /proc/<pid>/stat; false when the process is gone. Plain open/read into a stack
+/// buffer: stop() reads this for every process on the machine.
 inline bool read_proc_stat(pid_t pid, proc_entry& out) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  const std::size_t close = text.rfind(')');  // the command name may hold spaces and ')'
-  if (close == std::string::npos || close + 2 >= text.size()) return false;
-  const char* p = text.c_str() + close + 2;
+  char path[32];
+  std::snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(pid));
+  const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  char text[1024];
+  ssize_t n = 0;
+  do {
+    n = ::read(fd, text, sizeof text - 1);
+  } while (n < 0 && errno == EINTR);
+  ::close(fd);
+  if (n <= 0) return false;
+  text[n] = '\0';
+  const char* close = std::strrchr(text, ')');  // the command name may hold spaces and ')'
+  if (close == nullptr || close + 2 >= text + n) return false;
+  const char* p = close + 2;
   out.pid = pid;
   out.state = *p;
   char* end = nullptr;
   out.parent = static_cast<pid_t>(std::strtol(p + 1, &end, 10));
   out.group = static_cast<pid_t>(std::strtol(end, &end, 10));
+  // Fields 6 to 21 (session ... itrealvalue), then 22: starttime.
+  for (int field = 6; field <= 21 && end != nullptr && *end != '\0'; ++field) std::strtoll(end, &end, 10);
+  out.start_ticks = (end != nullptr && *end != '\0') ? std::strtoull(end, &end, 10) : 0;
   return true;
 }
 
@@ -238,6 +255,7 @@ class process_state {
   pid_t pid = 0;
   std::chrono::steady_clock::time_point started{};
   std::string token{};  ///< "HMR_PROCESS_TOKEN=<supervisor pid>.<serial>", inherited by descendants
+  unsigned long long start_ticks = 0;  ///< the child's start time (/proc stat field 22)
   process_fd out_read{};
   process_fd err_read{};
   process_fd wake_read{};
@@ -387,7 +405,8 @@ class process_state {
                       known.count(e.parent) != 0 ||
                       (e.group != pid && (known.count(e.group) != 0 || dead.count(e.group) != 0)) ||
                       (!group_gone && e.group == pid);
-        if (!member && e.state != 'Z' && !token_checked[i]) {
+        // Only a process started after the child can have inherited its token.
+        if (!member && e.state != 'Z' && !token_checked[i] && e.start_ticks >= start_ticks) {
           token_checked[i] = true;
           member = has_environment_entry(e.pid, token);
         }
@@ -430,10 +449,9 @@ class process_state {
   void sweep_leftovers(std::chrono::steady_clock::time_point grace_end) {
     std::set<pid_t> seen;
     std::set<pid_t> dead;
-    if (sweep(options.stop_signal, seen, dead)) {
-      while (std::chrono::steady_clock::now() < grace_end && sweep(0, seen, dead))
-        std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    }
+    if (!sweep(options.stop_signal, seen, dead)) return;  // the usual case: nothing left
+    while (std::chrono::steady_clock::now() < grace_end && sweep(0, seen, dead))
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
     const auto give_up = std::chrono::steady_clock::now() + sweep_bound;
     while (sweep(SIGKILL, seen, dead) && std::chrono::steady_clock::now() < give_up)
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -598,6 +616,7 @@ inline result<child_process> child_process::spawn(process_options options) {
   if (pid < 0) return failed("cannot start", fork_error);
   ::setpgid(pid, pid);  // also here, so that a stop() right after spawn reaches the group
   s.pid = pid;
+  if (detail::proc_entry self{}; detail::read_proc_stat(pid, self)) s.start_ticks = self.start_ticks;
   error_write.reset();
   out_write.reset();
   err_write.reset();
