@@ -1,6 +1,7 @@
 // The umbrella header: every hmr component. Include single headers to build faster.
 #pragma once
 
+#include <hmr/command_strategy.hpp>
 #include <hmr/debouncer.hpp>
 #include <hmr/diagnostics.hpp>
 #include <hmr/events.hpp>
@@ -8,5 +9,8 @@
 #include <hmr/gitignore.hpp>
 #include <hmr/glob.hpp>
 #include <hmr/process.hpp>
+#include <hmr/restart_strategy.hpp>
+#include <hmr/signals.hpp>
+#include <hmr/strategy.hpp>
 #include <hmr/version.hpp>
 #include <hmr/watcher.hpp>

@@ -1,0 +1,289 @@
+// The machinery the built-in strategies share: one thread that owns the strategy's state,
+// a mailbox (pending request, process exits, stop), cancellable waits on processes, and the
+// build step. Strategies implement `cycle_owner`; nothing here is public API.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <hmr/diagnostics.hpp>
+#include <hmr/events.hpp>
+#include <hmr/process.hpp>
+#include <hmr/strategy.hpp>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+
+namespace hmr::detail {
+
+/// What a strategy's thread calls back into.
+class cycle_owner {
+ public:
+  virtual ~cycle_owner() = default;
+  /// Runs one cycle for `request`, on the strategy's thread.
+  virtual void run_cycle(cycle_request request) = 0;
+  /// A process started with `process_id` ended on its own or was stopped.
+  virtual void on_process_exit(std::uint64_t process_id, const process_exit& exit) = 0;
+  /// The deadline set with `set_deadline` passed with nothing else to do.
+  virtual void on_deadline() {}
+  /// The strategy is stopping: stop every process, on the strategy's thread.
+  virtual void on_stop() = 0;
+};
+
+/// How a wait on a process ended.
+enum class wait_outcome : std::uint8_t {
+  exited,     ///< the process ended
+  cancelled,  ///< a newer request arrived and the busy policy cancels
+  stopping,   ///< the strategy is stopping
+};
+
+/// The strategy's thread and mailbox.
+class strategy_core {
+ public:
+  /// `busy` decides whether `wait_for_exit` gives way to a newer request.
+  explicit strategy_core(busy_policy busy) : busy_(busy) {}
+  strategy_core(const strategy_core&) = delete;
+  strategy_core& operator=(const strategy_core&) = delete;
+  ~strategy_core() { stop(); }
+
+  /// Starts the thread; `owner` must outlive `stop()`.
+  void start(strategy_context context, cycle_owner& owner) {
+    context_ = std::move(context);
+    owner_ = &owner;
+    thread_ = std::thread([this] { loop(); });
+  }
+
+  /// Queues `request`, merged with any not yet started. Thread-safe, never blocks on a cycle.
+  void submit(cycle_request request) {
+    const std::lock_guard lock(mutex_);
+    if (pending_) {
+      pending_->merge(std::move(request));
+    } else {
+      pending_ = std::move(request);
+    }
+    wake_.notify_all();
+  }
+
+  /// Puts a cancelled cycle's request back in front of whatever arrived since.
+  void requeue(cycle_request request) {
+    const std::lock_guard lock(mutex_);
+    if (pending_) request.merge(std::move(*pending_));
+    pending_ = std::move(request);
+    wake_.notify_all();
+  }
+
+  /// Stops the thread after the cycle in progress gives way; idempotent. Not from the
+  /// strategy's own thread.
+  void stop() {
+    {
+      const std::lock_guard lock(mutex_);
+      stopping_ = true;
+      wake_.notify_all();
+    }
+    if (thread_.joinable()) thread_.join();
+  }
+
+  /// Emits an event to the context (any thread).
+  void emit(event e) const {
+    if (context_.emit) context_.emit(std::move(e));
+  }
+
+  /// Asks the session to end (strategy thread).
+  void finish(int exit_code, std::string reason) const {
+    if (context_.finish) context_.finish(exit_code, std::move(reason));
+  }
+
+  /// An `on_exit` callback for a process: posts its exit to the mailbox under `process_id`.
+  auto exit_notifier(std::uint64_t process_id) {
+    return [this, process_id](const process_exit& exit) {
+      const std::lock_guard lock(mutex_);
+      exits_.emplace_back(process_id, exit);
+      wake_.notify_all();
+    };
+  }
+
+  /// A fresh id for a process's exit notes.
+  std::uint64_t next_process_id() noexcept { return ++process_ids_; }
+
+  /// Waits until process `process_id` has ended, a newer request cancels (busy policy
+  /// `restart`) or the strategy stops. The process's exit note is consumed.
+  wait_outcome wait_for_exit(std::uint64_t process_id) {
+    std::unique_lock lock(mutex_);
+    for (;;) {
+      if (stopping_) return wait_outcome::stopping;
+      for (auto it = exits_.begin(); it != exits_.end(); ++it) {
+        if (it->first == process_id) {
+          exits_.erase(it);
+          return wait_outcome::exited;
+        }
+      }
+      if (pending_ && busy_ == busy_policy::restart) return wait_outcome::cancelled;
+      wake_.wait(lock);
+    }
+  }
+
+  /// `on_deadline` runs at `when` unless cleared first; one deadline at a time. Only from
+  /// the strategy's thread (it does not wake the thread: the loop reads it next).
+  void set_deadline(std::chrono::steady_clock::time_point when) {
+    const std::lock_guard lock(mutex_);
+    deadline_ = when;
+  }
+  /// Clears the deadline.
+  void clear_deadline() {
+    const std::lock_guard lock(mutex_);
+    deadline_.reset();
+  }
+
+ private:
+  void loop() {
+    std::unique_lock lock(mutex_);
+    for (;;) {
+      if (stopping_) break;
+      if (!exits_.empty()) {
+        auto [id, exit] = std::move(exits_.front());
+        exits_.pop_front();
+        lock.unlock();
+        owner_->on_process_exit(id, exit);
+        lock.lock();
+        continue;
+      }
+      if (pending_) {
+        cycle_request request = std::move(*pending_);
+        pending_.reset();
+        lock.unlock();
+        owner_->run_cycle(std::move(request));
+        lock.lock();
+        continue;
+      }
+      if (deadline_) {
+        if (std::chrono::steady_clock::now() >= *deadline_) {
+          deadline_.reset();
+          lock.unlock();
+          owner_->on_deadline();
+          lock.lock();
+          continue;
+        }
+        wake_.wait_until(lock, *deadline_);
+      } else {
+        wake_.wait(lock);
+      }
+    }
+    lock.unlock();
+    owner_->on_stop();
+  }
+
+  busy_policy busy_;
+  strategy_context context_{};
+  cycle_owner* owner_ = nullptr;
+  std::mutex mutex_{};
+  std::condition_variable wake_{};
+  std::optional<cycle_request> pending_{};
+  std::deque<std::pair<std::uint64_t, process_exit>> exits_{};
+  std::optional<std::chrono::steady_clock::time_point> deadline_{};
+  bool stopping_ = false;
+  std::uint64_t process_ids_ = 0;
+  std::thread thread_{};
+};
+
+/// The command a process runs, as events show it: argv, or {"/bin/sh", "-c", string}.
+inline std::vector<std::string> shown_command(const std::vector<std::string>& command,
+                                              bool shell) {
+  if (!shell) return command;
+  return {"/bin/sh", "-c", command.empty() ? std::string() : command.front()};
+}
+
+/// 128 + N for a signal, the code otherwise: the status a shell would report.
+inline int shell_status(const exit_status& status) noexcept {
+  return status.code ? *status.code : 128 + status.signal;
+}
+
+/// What the build step needs.
+struct build_spec {
+  std::vector<std::string> command{};  ///< empty: no build step
+  bool shell = false;                  ///< run the one string through /bin/sh -c
+  std::string working_directory{};     ///< empty: the supervisor's
+  std::vector<std::pair<std::string, std::string>> environment{};  ///< added variables
+  int stop_signal = SIGTERM;                                       ///< cancel signal
+  duration grace_period = std::chrono::seconds(5);                 ///< before SIGKILL
+};
+
+/// How a build step ended.
+enum class build_outcome : std::uint8_t { succeeded, failed, cancelled, stopping };
+
+/// Runs the build for `cycle` on the strategy's thread: emits `build_start`, each output
+/// line as `output` (source build), and `build_end` with the parsed diagnostics. A newer
+/// request under busy policy `restart` stops the build's whole process group.
+inline build_outcome run_build(strategy_core& core, const build_spec& spec, std::uint64_t cycle) {
+  struct shared_parser {
+    std::mutex mutex{};
+    diagnostic_parser parser{};
+  };
+  auto parsed = std::make_shared<shared_parser>();
+  const auto started = std::chrono::steady_clock::now();
+  core.emit(events::build_started{shown_command(spec.command, spec.shell), cycle});
+  const std::uint64_t id = core.next_process_id();
+  auto spawned = child_process::spawn({
+      .command = spec.command,
+      .shell = spec.shell,
+      .working_directory = spec.working_directory,
+      .environment = spec.environment,
+      .on_line =
+          [&core, parsed](output_stream stream, std::string_view line) {
+            {
+              const std::lock_guard lock(parsed->mutex);
+              parsed->parser.feed(line);
+            }
+            core.emit(events::output{stream, events::output::source_kind::build, std::string(line)});
+          },
+      .on_exit = core.exit_notifier(id),
+      .stop_signal = spec.stop_signal,
+      .grace_period = spec.grace_period,
+  });
+  events::build_finished finished{};
+  finished.cycle = cycle;
+  if (!spawned) {
+    finished.status.code = 127;
+    finished.elapsed = std::chrono::duration_cast<duration>(std::chrono::steady_clock::now() - started);
+    core.emit(events::error{"build command failed to start: " + spawned.error().message,
+                            "check the build command (--build) and the working directory",
+                            false});
+    core.emit(std::move(finished));
+    return build_outcome::failed;
+  }
+  child_process build = std::move(*spawned);
+  const wait_outcome waited = core.wait_for_exit(id);
+  const process_exit exit = build.stop();  // at once when it ended; else cancels the group
+  finished.status = exit.status;
+  finished.success = waited == wait_outcome::exited && exit.status.success();
+  finished.cancelled = waited != wait_outcome::exited;
+  finished.elapsed = std::chrono::duration_cast<duration>(std::chrono::steady_clock::now() - started);
+  {
+    const std::lock_guard lock(parsed->mutex);
+    parsed->parser.finish();
+    finished.diagnostics = parsed->parser.take();
+  }
+  core.emit(std::move(finished));
+  if (waited == wait_outcome::cancelled) return build_outcome::cancelled;
+  if (waited == wait_outcome::stopping) return build_outcome::stopping;
+  return exit.status.success() ? build_outcome::succeeded : build_outcome::failed;
+}
+
+/// The environment a supervised process gets: the user's additions, then `HMR=1`,
+/// `HMR_GENERATION`, `HMR_REASON` and `HMR_CHANGED`.
+inline std::vector<std::pair<std::string, std::string>> child_environment(
+    std::vector<std::pair<std::string, std::string>> user, std::uint64_t generation,
+    const cycle_request& request) {
+  user.emplace_back("HMR", "1");
+  user.emplace_back("HMR_GENERATION", std::to_string(generation));
+  user.emplace_back("HMR_REASON", std::string(to_string(request.reason)));
+  user.emplace_back("HMR_CHANGED", changed_paths(request.batch));
+  return user;
+}
+
+}  // namespace hmr::detail

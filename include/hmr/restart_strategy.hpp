@@ -1,0 +1,232 @@
+// The restart strategy: build (when there is a build command), then stop the running program
+// with everything it started and start it again. A failed build leaves it running.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <csignal>
+#include <cstdint>
+#include <hmr/detail/strategy_core.hpp>
+#include <hmr/events.hpp>
+#include <hmr/process.hpp>
+#include <hmr/strategy.hpp>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace hmr {
+
+/// What `restart_strategy` runs and how.
+struct restart_options {
+  /// The program and its arguments, or one shell string with `run_shell`.
+  std::vector<std::string> run{};
+  /// Run the one string in `run` through `/bin/sh -c`.
+  bool run_shell = false;
+  /// The build command run before each (re)start; empty for none.
+  std::vector<std::string> build{};
+  /// Run the one string in `build` through `/bin/sh -c`.
+  bool build_shell = false;
+  /// Working directory of the program and the build; empty: the supervisor's.
+  std::string working_directory{};
+  /// Variables added to the environment of the program and the build. The program also
+  /// gets HMR=1, HMR_GENERATION (1, 2, ...), HMR_REASON and HMR_CHANGED.
+  std::vector<std::pair<std::string, std::string>> environment{};
+  /// Capture the program's stdout and stderr as `output` events (for the JSON presenter)
+  /// instead of letting it write to the terminal.
+  bool capture_output = false;
+  /// The signal that stops the program (and a cancelled build).
+  int stop_signal = SIGTERM;
+  /// How long a stop waits after `stop_signal` before SIGKILL.
+  duration stop_timeout = std::chrono::seconds(5);
+  /// What a request during a build does.
+  busy_policy on_busy = busy_policy::queue;
+  /// What the program ending on its own with a failure does.
+  crash_policy on_crash = crash_policy::wait;
+  /// The first restart delay under `crash_policy::restart`; doubles after each crash.
+  duration backoff_initial = std::chrono::milliseconds(500);
+  /// The longest restart delay; a program that ran at least this long starts over at
+  /// `backoff_initial`.
+  duration backoff_max = std::chrono::seconds(8);
+};
+
+namespace detail {
+
+/// The restart strategy's state, owned by its thread.
+class restart_engine final : public cycle_owner {
+ public:
+  explicit restart_engine(restart_options options)
+      : options_(std::move(options)), core_(options_.on_busy), backoff_(options_.backoff_initial) {}
+  restart_engine(const restart_engine&) = delete;
+  restart_engine& operator=(const restart_engine&) = delete;
+  // The thread goes first: it uses the members below.
+  ~restart_engine() override { core_.stop(); }
+
+  void start(strategy_context context) { core_.start(std::move(context), *this); }
+  void submit(cycle_request request) { core_.submit(std::move(request)); }
+  void stop() { core_.stop(); }
+
+  void run_cycle(cycle_request request) override {
+    const std::uint64_t cycle = ++cycles_;
+    if (unapplied_) {  // changes whose build failed: the running program has not seen them
+      unapplied_->merge(std::move(request));
+      request = std::move(*unapplied_);
+      unapplied_.reset();
+    }
+    if (request.build && !options_.build.empty()) {
+      const build_outcome built = run_build(core_, build_spec_(), cycle);
+      if (built == build_outcome::cancelled) {
+        core_.requeue(std::move(request));
+        return;
+      }
+      if (built != build_outcome::succeeded) {  // the running program stays as it is
+        if (built == build_outcome::failed) unapplied_ = std::move(request);
+        return;
+      }
+    }
+    if (request.reason != cycle_reason::crash) backoff_ = options_.backoff_initial;
+    restart(request, cycle);
+  }
+
+  void on_process_exit(std::uint64_t process_id, const process_exit&) override {
+    if (!child_ || process_id != child_id_) return;  // already stopped by a cycle
+    const process_exit exit = child_.stop();         // at once: it has ended
+    child_ = {};
+    core_.emit(exit);
+    const bool failed = !exit.status.success();
+    switch (options_.on_crash) {
+      case crash_policy::exit:
+        core_.finish(shell_status(exit.status),
+                     "the program ended with " + exit.status.describe() + " (on-crash exit)");
+        return;
+      case crash_policy::restart:
+        if (!failed) return;
+        if (exit.uptime >= options_.backoff_max) backoff_ = options_.backoff_initial;
+        core_.set_deadline(std::chrono::steady_clock::now() + backoff_);
+        crash_delay_ = backoff_;
+        backoff_ = std::min(backoff_ * 2, options_.backoff_max);
+        return;
+      case crash_policy::wait:
+        return;
+    }
+  }
+
+  void on_deadline() override {
+    cycle_request request{cycle_reason::crash, {}, false};
+    restart(request, ++cycles_);
+  }
+
+  void on_stop() override {
+    if (child_) core_.emit(child_.stop());
+    child_ = {};
+  }
+
+ private:
+  build_spec build_spec_() const {
+    return {options_.build,       options_.build_shell, options_.working_directory,
+            options_.environment, options_.stop_signal, options_.stop_timeout};
+  }
+
+  // Stops the running program (all of it), then starts the next generation.
+  void restart(const cycle_request& request, std::uint64_t cycle) {
+    core_.clear_deadline();
+    if (child_) {
+      core_.emit(child_.stop());
+      child_ = {};
+    }
+    const std::uint64_t id = core_.next_process_id();
+    auto spawned = child_process::spawn({
+        .command = options_.run,
+        .shell = options_.run_shell,
+        .working_directory = options_.working_directory,
+        .environment = child_environment(options_.environment, generation_ + 1, request),
+        .on_line = options_.capture_output ? output_forwarder() : nullptr,
+        .on_exit = core_.exit_notifier(id),
+        .stop_signal = options_.stop_signal,
+        .grace_period = options_.stop_timeout,
+    });
+    if (!spawned) {
+      core_.emit(events::error{spawned.error().message,
+                               "check the command, its PATH and the working directory; "
+                               "the next change tries again",
+                               false});
+      return;
+    }
+    child_ = std::move(*spawned);
+    child_id_ = id;
+    ++generation_;
+    std::string reason = describe(request);
+    if (request.reason == cycle_reason::crash) {
+      reason += " (after " + std::to_string(crash_delay_.count() / 1000) + " ms)";
+    }
+    core_.emit(events::process_started{child_.pid(), shown_command(options_.run, options_.run_shell),
+                                       std::move(reason), cycle});
+  }
+
+  std::function<void(output_stream, std::string_view)> output_forwarder() {
+    return [this](output_stream stream, std::string_view line) {
+      core_.emit(events::output{stream, events::output::source_kind::process, std::string(line)});
+    };
+  }
+
+  restart_options options_;
+  strategy_core core_;
+  child_process child_{};
+  std::uint64_t child_id_ = 0;
+  std::uint64_t cycles_ = 0;
+  std::uint64_t generation_ = 0;
+  duration backoff_;
+  duration crash_delay_{};
+  std::optional<cycle_request> unapplied_{};  // the request of the last failed build
+};
+
+}  // namespace detail
+
+/// Build (when configured), then restart the program: the old one and everything it
+/// started are gone before the new one runs. A failed build leaves the old one serving.
+///
+/// @code
+///   hmr::restart_strategy strategy{{
+///       .run = {"./build/server", "--port", "8080"},
+///       .build = {"cmake", "--build", "build"},
+///       .on_crash = hmr::crash_policy::restart,
+///   }};
+///   strategy.start({.emit = [](hmr::event e) { std::puts(hmr::event_name(e).data()); }});
+///   strategy.submit({.reason = hmr::cycle_reason::initial});
+/// @endcode
+///
+/// Movable until started; `start` once; `stop` (also run by the destructor) is idempotent.
+class restart_strategy {
+ public:
+  /// A strategy that will run `options` once started.
+  explicit restart_strategy(restart_options options) : options_(std::move(options)) {}
+
+  /// Starts the strategy's thread. Nothing runs until the first request.
+  /// Throws std::invalid_argument when `run` is empty.
+  void start(strategy_context context) {
+    if (options_.run.empty()) throw std::invalid_argument("restart_strategy: no command to run");
+    engine_ = std::make_unique<detail::restart_engine>(options_);
+    engine_->start(std::move(context));
+  }
+  /// Queues a cycle; requests that arrive while one runs become exactly one more cycle.
+  void submit(cycle_request request) {
+    if (engine_) engine_->submit(std::move(request));
+  }
+  /// Cancels a running build, stops the program and everything it started, and returns
+  /// when they are gone.
+  void stop() {
+    if (engine_) engine_->stop();
+  }
+  /// The options given at construction.
+  [[nodiscard]] const restart_options& options() const noexcept { return options_; }
+
+ private:
+  restart_options options_;
+  std::unique_ptr<detail::restart_engine> engine_{};
+};
+
+static_assert(strategy<restart_strategy>);
+
+}  // namespace hmr
