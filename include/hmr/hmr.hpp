@@ -1,6 +1,7 @@
 // The umbrella header: every hmr component. Include single headers to build faster.
 #pragma once
 
+#include <hmr/ansi_presenter.hpp>
 #include <hmr/command_strategy.hpp>
 #include <hmr/debouncer.hpp>
 #include <hmr/diagnostics.hpp>
@@ -8,6 +9,8 @@
 #include <hmr/filters.hpp>
 #include <hmr/gitignore.hpp>
 #include <hmr/glob.hpp>
+#include <hmr/json_presenter.hpp>
+#include <hmr/presenter.hpp>
 #include <hmr/process.hpp>
 #include <hmr/restart_strategy.hpp>
 #include <hmr/signals.hpp>
