@@ -2,6 +2,7 @@
 #pragma once
 
 #include <hmr/ansi_presenter.hpp>
+#include <hmr/cmake_project.hpp>
 #include <hmr/command_strategy.hpp>
 #include <hmr/debouncer.hpp>
 #include <hmr/diagnostics.hpp>
