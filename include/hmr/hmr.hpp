@@ -11,6 +11,7 @@
 #include <hmr/gitignore.hpp>
 #include <hmr/glob.hpp>
 #include <hmr/json_presenter.hpp>
+#include <hmr/orchestrator.hpp>
 #include <hmr/presenter.hpp>
 #include <hmr/process.hpp>
 #include <hmr/restart_strategy.hpp>
