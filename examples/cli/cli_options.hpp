@@ -370,7 +370,9 @@ inline parse_result read_config(const std::string& path, options base = {}) {
   if (!doc) return {std::nullopt, {to_string(doc.error(), path), "fix the JSON (no comments, no trailing commas)"}};
   if (!doc->is_object()) return {std::nullopt, {path + ": the config must be a JSON object", R"(e.g. {"watch": ["src"], "build": "cmake --build build"})"}};
   options out = std::move(base);
-  for (const auto& [key, value] : doc->as_object()) {
+  for (const auto& member : doc->as_object()) {
+    const std::string& key = member.first;
+    const json_value& value = member.second;
     const std::string where = path + ": " + key;
     const auto wrong_type = [&](std::string_view expected) {
       return parse_result{std::nullopt, {where + " must be " + std::string(expected) + ", not " +

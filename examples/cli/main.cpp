@@ -209,6 +209,11 @@ int main(int argc, char** argv) {
     if (auto error = zero_config(o)) return usage_failure(*error);
     filter = make_filter(o);
   }
+  if (o.shell && o.command.size() > 1) {  // `hmr --shell -- echo a b`: one shell string
+    std::string joined;
+    for (const auto& word : o.command) joined += (joined.empty() ? "" : " ") + word;
+    o.command = {joined};
+  }
   if (o.json) return run(o, std::move(filter), hmr::json_presenter{std::cout});
   return run(o, std::move(filter),
              hmr::ansi_presenter{std::cerr, {.clear = o.clear, .on_crash = o.on_crash}});

@@ -70,12 +70,13 @@ class command_engine final : public cycle_owner {
       if (built != build_outcome::succeeded) return;
     }
     const std::uint64_t id = core_.next_process_id();
+    const auto gate = std::make_shared<output_gate>(core_);
     auto spawned = child_process::spawn({
         .command = options_.run,
         .shell = options_.run_shell,
         .working_directory = options_.working_directory,
         .environment = child_environment(options_.environment, generation_ + 1, request),
-        .on_line = options_.capture_output ? output_forwarder() : nullptr,
+        .on_line = options_.capture_output ? output_gate::forwarder(gate) : nullptr,
         .on_exit = core_.exit_notifier(id),
         .stop_signal = options_.stop_signal,
         .grace_period = options_.stop_timeout,
@@ -92,6 +93,7 @@ class command_engine final : public cycle_owner {
     core_.emit(events::process_started{command.pid(),
                                        shown_command(options_.run, options_.run_shell),
                                        describe(request), cycle});
+    gate->open();
     const wait_outcome waited = core_.wait_for_exit(id);
     core_.emit(command.stop());  // at once when it ended; else cancels its group
     if (waited == wait_outcome::cancelled) core_.requeue(std::move(request));
@@ -101,12 +103,6 @@ class command_engine final : public cycle_owner {
   void on_stop() override {}
 
  private:
-  std::function<void(output_stream, std::string_view)> output_forwarder() {
-    return [this](output_stream stream, std::string_view line) {
-      core_.emit(events::output{stream, events::output::source_kind::process, std::string(line)});
-    };
-  }
-
   command_options options_;
   strategy_core core_;
   std::uint64_t cycles_ = 0;

@@ -79,7 +79,9 @@ class orchestrator {
         .changes = [this](std::vector<file_change>&& changes) { post(std::move(changes)); },
         .notice = [this](const watch_notice& notice) { post(notice); },
     });
-    if (!options_.postpone) strategy_.submit({.reason = cycle_reason::initial});
+    // The first cycle starts once the watcher is ready (so `watching` comes first and no
+    // save made during the start is missed), or at the first change with `postpone`.
+    initial_pending_ = !options_.postpone;
     bool started = !options_.postpone;
 
     std::unique_lock lock(mutex_);
@@ -169,6 +171,7 @@ class orchestrator {
       present(*e);
     } else if (auto* cmd = std::get_if<command>(&next)) {
       started = true;
+      initial_pending_ = false;
       strategy_.submit(std::move(cmd->request));
     } else if (auto* pause_cmd = std::get_if<pause_command>(&next)) {
       paused_ = pause_cmd->paused;
@@ -181,8 +184,10 @@ class orchestrator {
     if (!batch || batch->empty()) return;
     const file_change& first = batch->changes.front();
     std::string why = filter_.explain(first.path, first.is_directory).describe();
-    cycle_request request{started ? cycle_reason::change : cycle_reason::initial, *batch, true};
+    const bool first_cycle = !started || initial_pending_;
+    cycle_request request{first_cycle ? cycle_reason::initial : cycle_reason::change, *batch, true};
     started = true;
+    initial_pending_ = false;
     present(events::change{std::move(*batch), std::move(why)});
     strategy_.submit(std::move(request));
   }
@@ -191,6 +196,10 @@ class orchestrator {
     if (notice.kind == watch_notice_kind::ready) {
       present(events::watching{watcher_.roots(), std::string(watcher_.backend()),
                                notice.stats.directories, notice.stats.startup});
+      if (initial_pending_) {
+        initial_pending_ = false;
+        strategy_.submit({.reason = cycle_reason::initial});
+      }
     } else {
       present(events::error{notice.message, notice.hint, false});
     }
@@ -207,6 +216,7 @@ class orchestrator {
   std::tuple<P...> presenters_;
   orchestrator_options options_{};
   bool paused_ = false;
+  bool initial_pending_ = false;  // the first cycle waits for the watcher's ready notice
 
   std::mutex mutex_{};
   std::condition_variable wake_{};

@@ -137,12 +137,13 @@ class restart_engine final : public cycle_owner {
       child_ = {};
     }
     const std::uint64_t id = core_.next_process_id();
+    const auto gate = std::make_shared<output_gate>(core_);
     auto spawned = child_process::spawn({
         .command = options_.run,
         .shell = options_.run_shell,
         .working_directory = options_.working_directory,
         .environment = child_environment(options_.environment, generation_ + 1, request),
-        .on_line = options_.capture_output ? output_forwarder() : nullptr,
+        .on_line = options_.capture_output ? output_gate::forwarder(gate) : nullptr,
         .on_exit = core_.exit_notifier(id),
         .stop_signal = options_.stop_signal,
         .grace_period = options_.stop_timeout,
@@ -163,13 +164,9 @@ class restart_engine final : public cycle_owner {
     }
     core_.emit(events::process_started{child_.pid(), shown_command(options_.run, options_.run_shell),
                                        std::move(reason), cycle});
+    gate->open();
   }
 
-  std::function<void(output_stream, std::string_view)> output_forwarder() {
-    return [this](output_stream stream, std::string_view line) {
-      core_.emit(events::output{stream, events::output::source_kind::process, std::string(line)});
-    };
-  }
 
   restart_options options_;
   strategy_core core_;

@@ -191,6 +191,46 @@ class strategy_core {
   std::thread thread_{};
 };
 
+/// Forwards a process's captured lines as `output` events, holding them back until its
+/// `process_start` has been emitted (`open()`), so presenters always see the start first.
+class output_gate {
+ public:
+  /// Lines will be emitted through `core`.
+  explicit output_gate(strategy_core& core) : core_(core) {}
+
+  /// The `on_line` callback for `process_options` (reader thread).
+  static std::function<void(output_stream, std::string_view)> forwarder(
+      std::shared_ptr<output_gate> gate) {
+    return [gate = std::move(gate)](output_stream stream, std::string_view line) {
+      gate->line(stream, line);
+    };
+  }
+
+  /// Emits the held lines, then lets later ones through (strategy thread).
+  void open() {
+    const std::lock_guard lock(mutex_);
+    open_ = true;
+    for (events::output& e : held_) core_.emit(std::move(e));
+    held_.clear();
+  }
+
+ private:
+  void line(output_stream stream, std::string_view text) {
+    events::output e{stream, events::output::source_kind::process, std::string(text)};
+    const std::lock_guard lock(mutex_);  // held while emitting: keeps the lines in order
+    if (open_) {
+      core_.emit(std::move(e));
+    } else {
+      held_.push_back(std::move(e));
+    }
+  }
+
+  strategy_core& core_;
+  std::mutex mutex_{};
+  bool open_ = false;
+  std::vector<events::output> held_{};
+};
+
 /// The command a process runs, as events show it: argv, or {"/bin/sh", "-c", string}.
 inline std::vector<std::string> shown_command(const std::vector<std::string>& command,
                                               bool shell) {
