@@ -46,56 +46,30 @@ struct command_options {
 namespace detail {
 
 /// The command strategy's state, owned by its thread.
-class command_engine final : public cycle_owner {
+class command_engine final : public engine_base {
  public:
+  /// How `std::invalid_argument` messages name this strategy.
+  static constexpr std::string_view strategy_name = "command_strategy";
+
   explicit command_engine(command_options options)
-      : options_(std::move(options)), core_(options_.on_busy) {}
+      : engine_base(options.on_busy), options_(std::move(options)) {}
   command_engine(const command_engine&) = delete;
   command_engine& operator=(const command_engine&) = delete;
-  // The thread goes first: it uses the members below.
-  ~command_engine() override { core_.stop(); }
-
-  void start(strategy_context context) { core_.start(std::move(context), *this); }
-  void submit(cycle_request request) { core_.submit(std::move(request)); }
-  void stop() { core_.stop(); }
+  ~command_engine() override { stop(); }  // the thread goes first: it uses the members below
 
   void run_cycle(cycle_request request) override {
     const std::uint64_t cycle = ++cycles_;
     if (request.build && !options_.build.empty()) {
-      const build_outcome built =
-          run_build(core_, {options_.build, options_.build_shell, options_.working_directory,
-                            options_.environment, options_.stop_signal, options_.stop_timeout},
-                    cycle);
+      const build_outcome built = run_build(core_, build_spec_of(options_), cycle);
       if (built == build_outcome::cancelled) core_.requeue(std::move(request));
       if (built != build_outcome::succeeded) return;
     }
-    const std::uint64_t id = core_.next_process_id();
-    const auto gate = std::make_shared<output_gate>(core_);
-    auto spawned = child_process::spawn({
-        .command = options_.run,
-        .shell = options_.run_shell,
-        .working_directory = options_.working_directory,
-        .environment = child_environment(options_.environment, generation_ + 1, request),
-        .on_line = options_.capture_output ? output_gate::forwarder(gate) : nullptr,
-        .on_exit = core_.exit_notifier(id),
-        .stop_signal = options_.stop_signal,
-        .grace_period = options_.stop_timeout,
-    });
-    if (!spawned) {
-      core_.emit(events::error{spawned.error().message,
-                               "check the command, its PATH and the working directory; "
-                               "the next change tries again",
-                               false});
-      return;
-    }
-    child_process command = std::move(*spawned);
+    auto command = start_program(core_, program_spec_of(options_), options_.capture_output,
+                                 generation_ + 1, request, describe(request), cycle);
+    if (!command) return;
     ++generation_;
-    core_.emit(events::process_started{command.pid(),
-                                       shown_command(options_.run, options_.run_shell),
-                                       describe(request), cycle});
-    gate->open();
-    const wait_outcome waited = core_.wait_for_exit(id);
-    core_.emit(command.stop());  // at once when it ended; else cancels its group
+    const wait_outcome waited = core_.wait_for_exit(command->id);
+    core_.emit(command->process.stop());  // at once when it ended; else cancels its group
     if (waited == wait_outcome::cancelled) core_.requeue(std::move(request));
   }
 
@@ -104,7 +78,6 @@ class command_engine final : public cycle_owner {
 
  private:
   command_options options_;
-  strategy_core core_;
   std::uint64_t cycles_ = 0;
   std::uint64_t generation_ = 0;
 };
@@ -122,32 +95,10 @@ class command_engine final : public cycle_owner {
 /// @endcode
 ///
 /// Movable until started; `start` once; `stop` (also run by the destructor) is idempotent.
-class command_strategy {
+/// The members (`start`, `submit`, `stop`, `options`) are `detail::strategy_handle`'s.
+class command_strategy : public detail::strategy_handle<detail::command_engine, command_options> {
  public:
-  /// A strategy that will run `options` once started.
-  explicit command_strategy(command_options options) : options_(std::move(options)) {}
-
-  /// Starts the strategy's thread. Nothing runs until the first request.
-  /// Throws std::invalid_argument when `run` is empty.
-  void start(strategy_context context) {
-    if (options_.run.empty()) throw std::invalid_argument("command_strategy: no command to run");
-    engine_ = std::make_unique<detail::command_engine>(options_);
-    engine_->start(std::move(context));
-  }
-  /// Queues a cycle; requests that arrive while one runs become exactly one more cycle.
-  void submit(cycle_request request) {
-    if (engine_) engine_->submit(std::move(request));
-  }
-  /// Cancels a running build or command and returns when all of it is gone.
-  void stop() {
-    if (engine_) engine_->stop();
-  }
-  /// The options given at construction.
-  [[nodiscard]] const command_options& options() const noexcept { return options_; }
-
- private:
-  command_options options_;
-  std::unique_ptr<detail::command_engine> engine_{};
+  using strategy_handle::strategy_handle;
 };
 
 static_assert(strategy<command_strategy>);

@@ -55,18 +55,18 @@ struct restart_options {
 namespace detail {
 
 /// The restart strategy's state, owned by its thread.
-class restart_engine final : public cycle_owner {
+class restart_engine final : public engine_base {
  public:
+  /// How `std::invalid_argument` messages name this strategy.
+  static constexpr std::string_view strategy_name = "restart_strategy";
+
   explicit restart_engine(restart_options options)
-      : options_(std::move(options)), core_(options_.on_busy), backoff_(options_.backoff_initial) {}
+      : engine_base(options.on_busy),
+        options_(std::move(options)),
+        backoff_(options_.backoff_initial) {}
   restart_engine(const restart_engine&) = delete;
   restart_engine& operator=(const restart_engine&) = delete;
-  // The thread goes first: it uses the members below.
-  ~restart_engine() override { core_.stop(); }
-
-  void start(strategy_context context) { core_.start(std::move(context), *this); }
-  void submit(cycle_request request) { core_.submit(std::move(request)); }
-  void stop() { core_.stop(); }
+  ~restart_engine() override { stop(); }  // the thread goes first: it uses the members below
 
   void run_cycle(cycle_request request) override {
     const std::uint64_t cycle = ++cycles_;
@@ -76,7 +76,7 @@ class restart_engine final : public cycle_owner {
       unapplied_.reset();
     }
     if (request.build && !options_.build.empty()) {
-      const build_outcome built = run_build(core_, build_spec_(), cycle);
+      const build_outcome built = run_build(core_, build_spec_of(options_), cycle);
       if (built == build_outcome::cancelled) {
         core_.requeue(std::move(request));
         return;
@@ -124,11 +124,6 @@ class restart_engine final : public cycle_owner {
   }
 
  private:
-  build_spec build_spec_() const {
-    return {options_.build,       options_.build_shell, options_.working_directory,
-            options_.environment, options_.stop_signal, options_.stop_timeout};
-  }
-
   // Stops the running program (all of it), then starts the next generation.
   void restart(const cycle_request& request, std::uint64_t cycle) {
     core_.clear_deadline();
@@ -136,40 +131,19 @@ class restart_engine final : public cycle_owner {
       core_.emit(child_.stop());
       child_ = {};
     }
-    const std::uint64_t id = core_.next_process_id();
-    const auto gate = std::make_shared<output_gate>(core_);
-    auto spawned = child_process::spawn({
-        .command = options_.run,
-        .shell = options_.run_shell,
-        .working_directory = options_.working_directory,
-        .environment = child_environment(options_.environment, generation_ + 1, request),
-        .on_line = options_.capture_output ? output_gate::forwarder(gate) : nullptr,
-        .on_exit = core_.exit_notifier(id),
-        .stop_signal = options_.stop_signal,
-        .grace_period = options_.stop_timeout,
-    });
-    if (!spawned) {
-      core_.emit(events::error{spawned.error().message,
-                               "check the command, its PATH and the working directory; "
-                               "the next change tries again",
-                               false});
-      return;
-    }
-    child_ = std::move(*spawned);
-    child_id_ = id;
-    ++generation_;
     std::string reason = describe(request);
     if (request.reason == cycle_reason::crash) {
       reason += " (after " + std::to_string(crash_delay_.count() / 1000) + " ms)";
     }
-    core_.emit(events::process_started{child_.pid(), shown_command(options_.run, options_.run_shell),
-                                       std::move(reason), cycle});
-    gate->open();
+    auto started = start_program(core_, program_spec_of(options_), options_.capture_output,
+                                 generation_ + 1, request, std::move(reason), cycle);
+    if (!started) return;
+    child_ = std::move(started->process);
+    child_id_ = started->id;
+    ++generation_;
   }
 
-
   restart_options options_;
-  strategy_core core_;
   child_process child_{};
   std::uint64_t child_id_ = 0;
   std::uint64_t cycles_ = 0;
@@ -195,33 +169,10 @@ class restart_engine final : public cycle_owner {
 /// @endcode
 ///
 /// Movable until started; `start` once; `stop` (also run by the destructor) is idempotent.
-class restart_strategy {
+/// The members (`start`, `submit`, `stop`, `options`) are `detail::strategy_handle`'s.
+class restart_strategy : public detail::strategy_handle<detail::restart_engine, restart_options> {
  public:
-  /// A strategy that will run `options` once started.
-  explicit restart_strategy(restart_options options) : options_(std::move(options)) {}
-
-  /// Starts the strategy's thread. Nothing runs until the first request.
-  /// Throws std::invalid_argument when `run` is empty.
-  void start(strategy_context context) {
-    if (options_.run.empty()) throw std::invalid_argument("restart_strategy: no command to run");
-    engine_ = std::make_unique<detail::restart_engine>(options_);
-    engine_->start(std::move(context));
-  }
-  /// Queues a cycle; requests that arrive while one runs become exactly one more cycle.
-  void submit(cycle_request request) {
-    if (engine_) engine_->submit(std::move(request));
-  }
-  /// Cancels a running build, stops the program and everything it started, and returns
-  /// when they are gone.
-  void stop() {
-    if (engine_) engine_->stop();
-  }
-  /// The options given at construction.
-  [[nodiscard]] const restart_options& options() const noexcept { return options_; }
-
- private:
-  restart_options options_;
-  std::unique_ptr<detail::restart_engine> engine_{};
+  using strategy_handle::strategy_handle;
 };
 
 static_assert(strategy<restart_strategy>);

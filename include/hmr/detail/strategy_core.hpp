@@ -5,8 +5,10 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <csignal>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <hmr/diagnostics.hpp>
 #include <hmr/events.hpp>
 #include <hmr/process.hpp>
@@ -14,6 +16,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -243,15 +246,27 @@ inline int shell_status(const exit_status& status) noexcept {
   return status.code ? *status.code : 128 + status.signal;
 }
 
-/// What the build step needs.
-struct build_spec {
-  std::vector<std::string> command{};  ///< empty: no build step
+/// A command as a strategy runs it: the build, or the program.
+struct command_spec {
+  std::vector<std::string> command{};  ///< argv, or one shell string; empty: none
   bool shell = false;                  ///< run the one string through /bin/sh -c
   std::string working_directory{};     ///< empty: the supervisor's
   std::vector<std::pair<std::string, std::string>> environment{};  ///< added variables
-  int stop_signal = SIGTERM;                                       ///< cancel signal
+  int stop_signal = SIGTERM;                                       ///< stop/cancel signal
   duration grace_period = std::chrono::seconds(5);                 ///< before SIGKILL
 };
+
+/// The build command of a strategy's options (`restart_options`, `command_options`).
+template <class Options>
+command_spec build_spec_of(const Options& o) {
+  return {o.build, o.build_shell, o.working_directory, o.environment, o.stop_signal, o.stop_timeout};
+}
+
+/// The program (or command) of a strategy's options.
+template <class Options>
+command_spec program_spec_of(const Options& o) {
+  return {o.run, o.run_shell, o.working_directory, o.environment, o.stop_signal, o.stop_timeout};
+}
 
 /// How a build step ended.
 enum class build_outcome : std::uint8_t { succeeded, failed, cancelled, stopping };
@@ -259,7 +274,7 @@ enum class build_outcome : std::uint8_t { succeeded, failed, cancelled, stopping
 /// Runs the build for `cycle` on the strategy's thread: emits `build_start`, each output
 /// line as `output` (source build), and `build_end` with the parsed diagnostics. A newer
 /// request under busy policy `restart` stops the build's whole process group.
-inline build_outcome run_build(strategy_core& core, const build_spec& spec, std::uint64_t cycle) {
+inline build_outcome run_build(strategy_core& core, const command_spec& spec, std::uint64_t cycle) {
   struct shared_parser {
     std::mutex mutex{};
     diagnostic_parser parser{};
@@ -325,5 +340,94 @@ inline std::vector<std::pair<std::string, std::string>> child_environment(
   user.emplace_back("HMR_CHANGED", changed_paths(request.batch));
   return user;
 }
+
+/// A program a strategy started: the process and the id its exit note carries.
+struct started_program {
+  child_process process{};    ///< the running program
+  std::uint64_t id = 0;       ///< its id in `strategy_core` exit notes
+};
+
+/// Starts `spec` for `request` as generation `generation` (the `HMR_*` variables), then
+/// emits `process_start` with `reason`, holding captured output until then. A program that
+/// cannot start is an `error` event, and nothing is returned.
+inline std::optional<started_program> start_program(strategy_core& core, const command_spec& spec,
+                                                    bool capture, std::uint64_t generation,
+                                                    const cycle_request& request,
+                                                    std::string reason, std::uint64_t cycle) {
+  const std::uint64_t id = core.next_process_id();
+  const auto gate = std::make_shared<output_gate>(core);
+  auto spawned = child_process::spawn({
+      .command = spec.command,
+      .shell = spec.shell,
+      .working_directory = spec.working_directory,
+      .environment = child_environment(spec.environment, generation, request),
+      .on_line = capture ? output_gate::forwarder(gate) : nullptr,
+      .on_exit = core.exit_notifier(id),
+      .stop_signal = spec.stop_signal,
+      .grace_period = spec.grace_period,
+  });
+  if (!spawned) {
+    core.emit(events::error{spawned.error().message,
+                            "check the command, its PATH and the working directory; "
+                            "the next change tries again",
+                            false});
+    return std::nullopt;
+  }
+  core.emit(events::process_started{spawned->pid(), shown_command(spec.command, spec.shell),
+                                    std::move(reason), cycle});
+  gate->open();
+  return started_program{std::move(*spawned), id};
+}
+
+/// What a strategy engine shares: its core, driven through start/submit/stop. A derived
+/// engine's destructor must call `stop()` first: the thread uses the derived members.
+class engine_base : public cycle_owner {
+ public:
+  /// An engine whose busy cycles follow `busy`.
+  explicit engine_base(busy_policy busy) : core_(busy) {}
+  /// Starts the thread.
+  void start(strategy_context context) { core_.start(std::move(context), *this); }
+  /// Queues a request.
+  void submit(cycle_request request) { core_.submit(std::move(request)); }
+  /// Stops the thread and, through `on_stop`, the processes.
+  void stop() { core_.stop(); }
+
+ protected:
+  strategy_core core_;  ///< the thread and mailbox
+};
+
+/// The public face of a built-in strategy: options until started, then an engine on the
+/// heap (so the strategy stays movable until it starts).
+template <class Engine, class Options>
+class strategy_handle {
+ public:
+  /// A strategy that will run `options` once started.
+  explicit strategy_handle(Options options) : options_(std::move(options)) {}
+
+  /// Starts the strategy's thread. Nothing runs until the first request.
+  /// Throws std::invalid_argument when `run` is empty.
+  void start(strategy_context context) {
+    if (options_.run.empty()) {
+      throw std::invalid_argument(std::string(Engine::strategy_name) + ": no command to run");
+    }
+    engine_ = std::make_unique<Engine>(options_);
+    engine_->start(std::move(context));
+  }
+  /// Queues a cycle; requests that arrive while one runs become exactly one more cycle.
+  void submit(cycle_request request) {
+    if (engine_) engine_->submit(std::move(request));
+  }
+  /// Cancels a running build or command, stops every process the strategy started, and
+  /// returns when they are gone. Idempotent; the destructor does it too.
+  void stop() {
+    if (engine_) engine_->stop();
+  }
+  /// The options given at construction.
+  [[nodiscard]] const Options& options() const noexcept { return options_; }
+
+ private:
+  Options options_;
+  std::unique_ptr<Engine> engine_{};
+};
 
 }  // namespace hmr::detail
