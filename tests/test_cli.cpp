@@ -8,6 +8,7 @@
 // Tests tagged [known-bug] document a defect of the CLI or the orchestrator (see the
 // comment above each); they are [!mayfail] so that the rest of the suite stays green.
 #include "hmr_catch.hpp"
+#include "process_fixture.hpp"
 // The header under test (the CLI's own, found through -Iexamples/cli).
 #include "cli_options.hpp"
 
@@ -49,6 +50,13 @@ namespace {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
+using hmr_test::not_running;
+using hmr_test::read_proc_file;
+
+/// A temporary directory for one test.
+struct temp_dir : hmr_test::temp_dir {
+  temp_dir() : hmr_test::temp_dir("hmr-cli") {}
+};
 using steady = std::chrono::steady_clock;
 using hmr::json_value;
 
@@ -60,23 +68,6 @@ constexpr std::size_t npos = static_cast<std::size_t>(-1);
 
 // ---------------------------------------------------------------------------------------
 // Files and processes
-
-/// A fresh temporary directory, removed with its content.
-struct temp_dir {
-  fs::path path{};
-  temp_dir() {
-    std::string pattern = (fs::temp_directory_path() / "hmr-cli-XXXXXX").string();
-    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-    path = pattern;
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-  fs::path operator/(const std::string& name) const { return path / name; }
-};
 
 /// Writes `text` to `path` (parents created), optionally executable.
 void write_file(const fs::path& path, const std::string& text, bool executable = false) {
@@ -91,36 +82,10 @@ void write_file(const fs::path& path, const std::string& text, bool executable =
   }
 }
 
-/// The state letter and parent of a process from /proc; state '-' when it is gone.
-struct proc_info {
-  char state = '-';
-  int parent = 0;
-};
-proc_info proc(int pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  const auto close = text.rfind(')');
-  proc_info info;
-  if (close == std::string::npos || close + 4 > text.size()) return info;
-  info.state = text[close + 2];
-  info.parent = std::atoi(text.c_str() + close + 4);
-  return info;
-}
-
-/// True when `pid` no longer runs: gone, or a zombie left to init (which may reap late).
-bool not_running(int pid) {
-  if (pid <= 0) return true;
-  if (::kill(pid, 0) != 0 && errno == ESRCH) return true;
-  const proc_info info = proc(pid);
-  return info.state == '-' || (info.state == 'Z' && info.parent != ::getpid());
-}
-
 /// What /proc says about `pid` (stat line and command line), for failure messages.
 std::string describe_process(int pid) {
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string out((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
-  std::ifstream cmdline("/proc/" + std::to_string(pid) + "/cmdline");
-  std::string command((std::istreambuf_iterator<char>(cmdline)), std::istreambuf_iterator<char>());
+  const std::string out = read_proc_file("/proc/" + std::to_string(pid) + "/stat");
+  std::string command = read_proc_file("/proc/" + std::to_string(pid) + "/cmdline");
   std::replace(command.begin(), command.end(), '\0', ' ');
   return out.empty() ? std::to_string(pid) + " gone" : out + " cmdline: " + command;
 }

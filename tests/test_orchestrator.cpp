@@ -18,29 +18,13 @@
 #include <vector>
 
 #include "hmr_catch.hpp"
+#include "process_fixture.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
-
-struct temp_dir {
-  fs::path path{};
-  temp_dir() {
-    std::string pattern = (fs::temp_directory_path() / "hmr-orch-XXXXXX").string();
-    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-    path = pattern;
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-  void write(const std::string& name, const std::string& text) const {
-    std::ofstream(path / name) << text;
-  }
-};
+using hmr_test::temp_dir;
 
 /// What the strategy and the presenter saw, shared with the test thread.
 struct journal {

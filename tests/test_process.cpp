@@ -25,33 +25,18 @@
 #include <vector>
 
 #include "hmr_catch.hpp"
+#include "process_fixture.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
+using hmr_test::group_not_running;
+using hmr_test::not_running;
+using hmr_test::read_proc_file;
+using hmr_test::temp_dir;
+using hmr_test::wait_for_pid_file;
 using cause = hmr::process_exit::cause;
-
-/// A fresh temporary directory, removed with its content.
-struct temp_dir {
-  fs::path path{};
-  temp_dir() {
-    std::string pattern = (fs::temp_directory_path() / "hmr-process-XXXXXX").string();
-    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-    path = pattern;
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-  /// Writes `text` to `name` and returns its full path.
-  [[nodiscard]] std::string write(const std::string& name, const std::string& text) const {
-    std::ofstream(path / name) << text;
-    return (path / name).string();
-  }
-};
 
 /// Captured lines, with a wait for a given one.
 struct line_log {
@@ -78,66 +63,6 @@ struct line_log {
     return lines;
   }
 };
-
-/// Waits (10 s at most) for a pid file written atomically (tmp + mv); 0 on timeout.
-int wait_for_pid_file(const fs::path& file) {
-  const auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (std::chrono::steady_clock::now() < deadline) {
-    std::ifstream in(file);
-    int pid = 0;
-    if (in >> pid) return pid;
-    std::this_thread::yield();
-  }
-  return 0;
-}
-
-/// The text of a small /proc file; empty when the process is gone. (Not istreambuf_iterator:
-/// reading a process that is being reaped fails with ESRCH, which libstdc++ throws.)
-std::string read_proc_file(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return {};
-  char buffer[4096];
-  const ssize_t n = ::read(fd, buffer, sizeof buffer);
-  ::close(fd);
-  return n > 0 ? std::string(buffer, static_cast<std::size_t>(n)) : std::string();
-}
-
-/// What /proc says about a process: state letter, parent and group; state '-' if gone.
-struct proc_info {
-  char state = '-';
-  int parent = 0;
-  int group = 0;
-};
-proc_info proc(int pid) {
-  const std::string text = read_proc_file("/proc/" + std::to_string(pid) + "/stat");
-  const auto close = text.rfind(')');
-  proc_info info;
-  if (close == std::string::npos) return info;
-  char* end = nullptr;
-  info.state = text[close + 2];
-  info.parent = static_cast<int>(std::strtol(text.c_str() + close + 3, &end, 10));
-  info.group = static_cast<int>(std::strtol(end, &end, 10));
-  return info;
-}
-
-/// True when `pid` no longer runs: gone, or a zombie left to init to reap (this machine's
-/// init may reap late). A zombie of ours would be a leak, so it counts as running.
-bool not_running(int pid) {
-  if (::kill(pid, 0) != 0 && errno == ESRCH) return true;
-  const proc_info info = proc(pid);
-  return info.state == '-' || (info.state == 'Z' && info.parent != ::getpid());
-}
-
-/// True when no process of group `pgid` runs (zombies reaped by init aside).
-bool group_not_running(int pgid) {
-  for (const auto& entry : fs::directory_iterator("/proc")) {
-    const std::string name = entry.path().filename().string();
-    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    const proc_info info = proc(std::stoi(name));
-    if (info.group == pgid && !not_running(std::stoi(name))) return false;
-  }
-  return true;
-}
 
 /// The direct children of this test process that /proc lists (zombies included).
 std::vector<int> my_children() {
@@ -384,26 +309,12 @@ TEST_CASE("a child dies with the thread that spawned it (PR_SET_PDEATHSIG)", "[p
 }();
 
 TEST_CASE("kill -9 of the supervisor leaves no child running", "[process]") {
-  int fds[2];
-  REQUIRE(::pipe2(fds, O_CLOEXEC) == 0);
-  REQUIRE(::fcntl(fds[1], F_SETFD, 0) == 0);  // the supervisor inherits the write end
-  const std::string exe = fs::read_symlink("/proc/self/exe").string();
-  const std::string env = "HMR_TEST_SUPERVISOR_FD=" + std::to_string(fds[1]);
-  const std::string path = std::string("PATH=") + (std::getenv("PATH") ? std::getenv("PATH") : "");
-  char* const argv[] = {const_cast<char*>(exe.c_str()), nullptr};
-  char* const envp[] = {const_cast<char*>(env.c_str()), const_cast<char*>(path.c_str()), nullptr};
-  const pid_t supervisor = ::fork();
-  REQUIRE(supervisor >= 0);
-  if (supervisor == 0) {
-    ::execve(exe.c_str(), argv, envp);
-    ::_exit(127);
-  }
-  ::close(fds[1]);
-  pollfd readable{fds[0], POLLIN, 0};
+  const auto [supervisor, read_end] = hmr_test::start_self_as("HMR_TEST_SUPERVISOR_FD");
+  pollfd readable{read_end, POLLIN, 0};
   REQUIRE(::poll(&readable, 1, 10'000) == 1);
   char buffer[32] = {};
-  const ssize_t n = ::read(fds[0], buffer, sizeof buffer - 1);
-  ::close(fds[0]);
+  const ssize_t n = ::read(read_end, buffer, sizeof buffer - 1);
+  ::close(read_end);
   REQUIRE(n > 0);
   const int child = std::atoi(buffer);
   REQUIRE(child > 0);
@@ -453,20 +364,7 @@ TEST_CASE("the destructor stops a running child and its group", "[process]") {
 }
 
 TEST_CASE("a loopback server behind a shell never finds its port taken", "[process]") {
-  // A free port, chosen by the kernel.
-  int port = 0;
-  {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    REQUIRE(fd >= 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-    socklen_t len = sizeof addr;
-    REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
-    port = ntohs(addr.sin_port);
-    ::close(fd);
-  }
+  const int port = hmr_test::free_port();
   temp_dir dir;
   const std::string server = dir.write("server.py",
                                        "import socket, sys, time\n"

@@ -24,11 +24,13 @@
 #include <variant>
 
 #include "hmr_catch.hpp"
+#include "process_fixture.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
+using hmr_test::not_running;
 
 /// Signals received by a `shutdown_signals` callback, with a bounded wait.
 struct received_signals {
@@ -45,27 +47,6 @@ struct received_signals {
     return arrived.wait_for(lock, 10s, [&] { return signals.size() >= count; });
   }
 };
-
-/// The text of a small /proc file; empty when the process is gone. (Not istreambuf_iterator:
-/// reading a process that is being reaped fails with ESRCH, which libstdc++ throws.)
-std::string read_proc_file(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return {};
-  char buffer[4096];
-  const ssize_t n = ::read(fd, buffer, sizeof buffer);
-  ::close(fd);
-  return n > 0 ? std::string(buffer, static_cast<std::size_t>(n)) : std::string();
-}
-
-/// True when `pid` no longer runs: gone, or a zombie whose parent is not this process
-/// (init reaps it, possibly late).
-bool not_running(int pid) {
-  if (::kill(pid, 0) != 0 && errno == ESRCH) return true;
-  const std::string text = read_proc_file("/proc/" + std::to_string(pid) + "/stat");
-  const auto close = text.rfind(')');
-  if (close == std::string::npos) return true;
-  return text[close + 2] == 'Z' && std::atoi(text.c_str() + close + 4) != ::getpid();
-}
 
 /// Reads one '\n'-terminated line from `fd`, waiting 10 s at most; empty on timeout or EOF.
 std::string read_line(int fd) {
@@ -170,23 +151,9 @@ TEST_CASE("SIGINT, SIGTERM or SIGHUP to a supervisor leaves nothing of its tree 
           "[signals]") {
   const int signal = GENERATE(SIGINT, SIGTERM, SIGHUP);
   CAPTURE(signal);
-  int fds[2];
-  REQUIRE(::pipe2(fds, O_CLOEXEC) == 0);
-  REQUIRE(::fcntl(fds[1], F_SETFD, 0) == 0);  // the supervisor inherits the write end
-  const std::string exe = fs::read_symlink("/proc/self/exe").string();
-  const std::string env = "HMR_TEST_SIGNALS_FD=" + std::to_string(fds[1]);
-  const std::string path = std::string("PATH=") + (std::getenv("PATH") ? std::getenv("PATH") : "");
-  char* const argv[] = {const_cast<char*>(exe.c_str()), nullptr};
-  char* const envp[] = {const_cast<char*>(env.c_str()), const_cast<char*>(path.c_str()), nullptr};
-  const pid_t supervisor = ::fork();
-  REQUIRE(supervisor >= 0);
-  if (supervisor == 0) {
-    ::execve(exe.c_str(), argv, envp);
-    ::_exit(127);
-  }
-  ::close(fds[1]);
+  const auto [supervisor, read_end] = hmr_test::start_self_as("HMR_TEST_SIGNALS_FD");
 
-  const std::string pids = read_line(fds[0]);
+  const std::string pids = read_line(read_end);
   int child = 0;
   int grandchild = 0;
   REQUIRE(std::sscanf(pids.c_str(), "pids %d %d", &child, &grandchild) == 2);
@@ -194,8 +161,8 @@ TEST_CASE("SIGINT, SIGTERM or SIGHUP to a supervisor leaves nothing of its tree 
   CHECK_FALSE(not_running(grandchild));
 
   REQUIRE(::kill(supervisor, signal) == 0);
-  CHECK(read_line(fds[0]) == "stopped " + hmr::signal_name(signal));
-  ::close(fds[0]);
+  CHECK(read_line(read_end) == "stopped " + hmr::signal_name(signal));
+  ::close(read_end);
   int status = 0;
   REQUIRE(::waitpid(supervisor, &status, 0) == supervisor);
   CHECK(WIFEXITED(status));

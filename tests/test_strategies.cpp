@@ -2,6 +2,7 @@
 // collected from strategy_context.emit. Waits are on events, output lines and pid files,
 // with timeouts, never on sleeps.
 #include "hmr_catch.hpp"
+#include "process_fixture.hpp"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -36,31 +37,21 @@ using namespace std::chrono_literals;
 using cause = hmr::process_exit::cause;
 using events_t = std::vector<hmr::event>;
 using source = hmr::events::output::source_kind;
+using hmr_test::free_port;
+using hmr_test::group_not_running;
+using hmr_test::not_running;
+using hmr_test::wait_for_pid_file;
 
 /// A fresh temporary directory, removed with its content.
-struct temp_dir {
-  fs::path path{};
-  temp_dir() {
-    std::string pattern = (fs::temp_directory_path() / "hmr-strategy-XXXXXX").string();
-    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-    path = pattern;
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-  /// The full path of `name` in the directory.
-  [[nodiscard]] std::string file(const std::string& name) const { return (path / name).string(); }
+struct temp_dir : hmr_test::temp_dir {
+  temp_dir() : hmr_test::temp_dir("hmr-strategy") {}
   /// Writes `text` to `name`, with every "@DIR@" replaced by the directory, and returns
   /// its full path.
   std::string write(const std::string& name, std::string text) const {
     const std::string dir = path.string();
     for (auto at = text.find("@DIR@"); at != std::string::npos; at = text.find("@DIR@", at))
       text.replace(at, 5, dir);
-    std::ofstream(path / name) << text;
-    return file(name);
+    return hmr_test::temp_dir::write(name, text);
   }
 };
 
@@ -182,18 +173,6 @@ bool event_log::wait_line(const std::string& line, source from) {
   return wait_until([&](const events_t& e) { return line_count(e, line, from) > 0; });
 }
 
-/// Waits (20 s at most) for a pid file written atomically (tmp + mv); 0 on timeout.
-int wait_for_pid_file(const fs::path& file) {
-  const auto deadline = std::chrono::steady_clock::now() + 20s;
-  while (std::chrono::steady_clock::now() < deadline) {
-    std::ifstream in(file);
-    int pid = 0;
-    if (in >> pid) return pid;
-    std::this_thread::yield();
-  }
-  return 0;
-}
-
 /// Opens the fifo `gate` (once a reader waits on it) and writes one line; false after 20 s.
 bool open_gate(const fs::path& gate) {
   const auto deadline = std::chrono::steady_clock::now() + 20s;
@@ -208,61 +187,6 @@ bool open_gate(const fs::path& gate) {
     std::this_thread::yield();
   }
   return false;
-}
-
-/// What /proc says about a process: state letter, parent and group; state '-' if gone.
-struct proc_info {
-  char state = '-';
-  int parent = 0;
-  int group = 0;
-};
-proc_info proc(int pid) {
-  // getline, not istreambuf_iterator: a read after the process was reaped fails with
-  // ESRCH, which getline turns into a failed stream instead of an exception.
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string text;
-  std::getline(in, text);
-  const auto close = text.rfind(')');
-  proc_info info;
-  if (close == std::string::npos) return info;
-  char* end = nullptr;
-  info.state = text[close + 2];
-  info.parent = static_cast<int>(std::strtol(text.c_str() + close + 3, &end, 10));
-  info.group = static_cast<int>(std::strtol(end, &end, 10));
-  return info;
-}
-
-/// True when `pid` no longer runs: gone, or a zombie left to init to reap (this machine's
-/// init may reap late). A zombie of ours would be a leak, so it counts as running.
-bool not_running(int pid) {
-  if (::kill(pid, 0) != 0 && errno == ESRCH) return true;
-  const proc_info info = proc(pid);
-  return info.state == '-' || (info.state == 'Z' && info.parent != ::getpid());
-}
-
-/// True when no process of group `pgid` runs (zombies reaped by init aside).
-bool group_not_running(int pgid) {
-  for (const auto& entry : fs::directory_iterator("/proc")) {
-    const std::string name = entry.path().filename().string();
-    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    const proc_info info = proc(std::stoi(name));
-    if (info.group == pgid && !not_running(std::stoi(name))) return false;
-  }
-  return true;
-}
-
-/// A free loopback port, chosen by the kernel.
-int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  socklen_t len = sizeof addr;
-  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
-  ::close(fd);
-  return ntohs(addr.sin_port);
 }
 
 /// A change request for `paths` (each modified, root 0).

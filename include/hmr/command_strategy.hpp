@@ -17,7 +17,8 @@
 
 namespace hmr {
 
-/// What `command_strategy` runs and how.
+/// What `command_strategy` runs and how. The fields shared with `restart_options` have the
+/// same names and meaning (aggregates with designated initialisers cannot share a base).
 struct command_options {
   /// The command and its arguments, or one shell string with `run_shell`.
   std::vector<std::string> run{};
