@@ -4,9 +4,6 @@
 // for an event or a line, bounded by a timeout. The only timed waits check that nothing
 // happens (changes while paused, a crash under --on-crash wait). Also unit tests of the
 // option parser and the config reader (examples/cli/cli_options.hpp).
-//
-// Tests tagged [known-bug] document a defect of the CLI or the orchestrator (see the
-// comment above each); they are [!mayfail] so that the rest of the suite stays green.
 #include "hmr_catch.hpp"
 #include "process_fixture.hpp"
 // The header under test (the CLI's own, found through -Iexamples/cli).
@@ -993,25 +990,6 @@ TEST_CASE("-e, -i, -x, --no-default-ignores, --no-gitignore decide which changes
     CHECK(seen == expected);
     quit_cleanly(run);
   }
-}
-
-// KNOWN BUG (examples/cli/main.cpp, make_filter(): `load_gitignore(o.watch.front())`):
-// only the first watch root's .gitignore files are read, so with `-w src -w lib` the rules
-// of lib/.gitignore are ignored (and src's rules are matched against lib's relative
-// paths). Fix: one gitignore per root, applied to the changes of that root
-// (file_change::root says which).
-TEST_CASE("KNOWN BUG: the .gitignore of a second watch root applies to its paths", "[cli][filters][known-bug][!mayfail]") {
-  project dir;
-  write_file(dir / "lib" / ".gitignore", "*.log\n");
-  hmr_run run(dir.path, json_args({"-w", "lib"}));
-  need(run, output_line(gen_line(1, "initial")), "generation 1");
-  need(run, named("watching"), "watching");
-  write_file(dir / "lib" / "trace.log", "x");
-  write_file(dir / "lib" / "a.cpp", "x");
-  const std::size_t c = need(run, change_of("a.cpp"), "the change of a.cpp");
-  CHECK(changed(run.events()[c]) == std::vector<std::string>{"a.cpp"});
-  CHECK(count(run, change_of("trace.log")) == 0);
-  quit_cleanly(run);
 }
 
 TEST_CASE("-d: a burst within the quiet window is one batch, one restart", "[cli]") {
