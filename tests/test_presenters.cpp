@@ -251,12 +251,19 @@ TEST_CASE("every event serialises to its exact line", "[presenters][json]") {
            R"(,"pid":9,"cause":"exited","code":null,"signal":null,"uptime_ms":0.0})"},
       {ev::reload_started{{"build/libhandlers.so"}, 6},
        R"({"event":"reload_start",)" + T + R"(,"cycle":6,"modules":["build/libhandlers.so"]})"},
-      {ev::reload_finished{true, "", 4321us, 5ms, 6},
+      {ev::reload_finished{true, "", 4321us, 5ms, 6, {"build/libhandlers.so"}},
        R"({"event":"reload_end",)" + T +
-           R"(,"cycle":6,"success":true,"reason":null,"elapsed_ms":4.321,"ready_ms":5.0})"},
-      {ev::reload_finished{false, "slot 'world' changed layout", 2ms, std::nullopt, 7},
+           R"(,"cycle":6,"success":true,"reason":null,"elapsed_ms":4.321,"ready_ms":5.0,)"
+           R"("modules":["build/libhandlers.so"],"fallback":null})"},
+      {ev::reload_finished{false, "slot 'world' changed layout", 2ms, std::nullopt, 7, {"a.so"},
+                           "restart"},
        R"({"event":"reload_end",)" + T +
-           R"(,"cycle":7,"success":false,"reason":"slot 'world' changed layout","elapsed_ms":2.0,"ready_ms":null})"},
+           R"(,"cycle":7,"success":false,"reason":"slot 'world' changed layout","elapsed_ms":2.0,"ready_ms":null,)"
+           R"("modules":["a.so"],"fallback":"restart"})"},
+      {ev::no_effect{"the build outputs did not change", 8},
+       R"({"event":"no_effect",)" + T + R"(,"cycle":8,"reason":"the build outputs did not change"})"},
+      {ev::program_ready{4242, 1500us, 9},
+       R"({"event":"ready",)" + T + R"(,"cycle":9,"pid":4242,"since_start_ms":1.5})"},
       {ev::output{ev::output::stream_kind::out, ev::output::source_kind::process,
                   "listening on :8080"},
        R"({"event":"output",)" + T +
@@ -305,7 +312,7 @@ TEST_CASE("durations are floating milliseconds with microsecond precision", "[pr
         hmr::to_json_line(ev::reload_finished{true, "", c.d, std::nullopt, 1}, fixed_time());
     CHECK(line == R"({"event":"reload_end",)" + T +
                       R"(,"cycle":1,"success":true,"reason":null,"elapsed_ms":)" + c.expected +
-                      R"(,"ready_ms":null})");
+                      R"(,"ready_ms":null,"modules":[],"fallback":null})");
     const auto parsed = hmr::parse_json(line);
     REQUIRE(parsed);
     CHECK(parsed->get_double_or("elapsed_ms", -1.0) == static_cast<double>(c.d.count()) / 1000.0);
@@ -771,6 +778,19 @@ TEST_CASE("reloads: success, and refusal followed by a restart", "[presenters][a
   ansi.present(ev::reload_started{{"a.so", "b.so"}, 4});
   ansi.present(ev::reload_finished{true, "", 2ms, 3ms, 4});
   CHECK(out.str() == "[hmr] reloaded 2 modules in 2 ms\n");
+  out.str("");
+
+  ansi.present(ev::program_ready{2, 12ms, 4});
+  CHECK(out.str() == "[hmr] ./app ready in 12 ms\n");
+  out.str("");
+
+  ansi.present(ev::change{batch_of({"src/comment.cpp"}), ""});
+  ansi.present(ev::build_started{{"make"}, 5});
+  ansi.present(ev::build_finished{true, exit_code(0), 300ms, {}, false, 5});
+  ansi.present(ev::no_effect{"the build outputs did not change", 5});
+  CHECK(out.str() ==
+        "[hmr] src/comment.cpp changed \xC2\xB7 built 300 ms \xC2\xB7 no effect (the build "
+        "outputs did not change)\n");
 }
 
 TEST_CASE("colour: always, never, automatic with a terminal and NO_COLOR", "[presenters][ansi]") {

@@ -416,6 +416,20 @@ class ansi_presenter {
     cycle_.phase_start = now();  // the restart that follows is timed from here
   }
 
+  void on(const events::no_effect& e) {
+    enter_cycle(e.cycle);
+    std::string step = "no effect";
+    if (!e.reason.empty()) step += " (" + e.reason + ")";
+    cycle_.steps.push_back(paint(dim, step));
+    print_cycle("");
+  }
+
+  void on(const events::program_ready& e) {
+    std::string name = "process " + std::to_string(e.pid);
+    if (const auto it = running_.find(e.pid); it != running_.end()) name = it->second;
+    line(paint(dim, name + " ready in " + format_duration(e.since_start)));
+  }
+
   void on(const events::output& e) {
     if (e.source == events::output::source_kind::build) {
       if (build_output_.size() < options_.build_output_limit)

@@ -179,6 +179,24 @@ struct reload_finished {
   duration elapsed{};                  ///< request to reloaded
   std::optional<duration> to_ready{};  ///< request to the app's ready(), when it calls it
   std::uint64_t cycle = 0;             ///< which cycle this reload belongs to
+  std::vector<std::string> modules{};  ///< the modules it was about
+  std::string fallback{};              ///< on failure, what hmr does instead ("restart"); may be empty
+};
+
+/// A cycle ended without touching the program: the build produced nothing new (a
+/// comment-only edit, say), so there was nothing to reload or restart.
+struct no_effect {
+  static constexpr std::string_view name = "no_effect";
+  std::string reason{};     ///< why, e.g. "the build outputs did not change"
+  std::uint64_t cycle = 0;  ///< which cycle
+};
+
+/// The program said it is serving (`hmr::runtime::ready()`).
+struct program_ready {
+  static constexpr std::string_view name = "ready";
+  int pid = 0;              ///< the program
+  duration since_start{};   ///< from its start (or from the reload request, after a reload)
+  std::uint64_t cycle = 0;  ///< the cycle that started or reloaded it
 };
 
 /// One line of output from the program or the build.
@@ -214,7 +232,8 @@ struct stopped {
 using event =
     std::variant<events::watching, events::change, events::build_started, events::build_finished,
                  events::process_started, events::process_exited, events::reload_started,
-                 events::reload_finished, events::output, events::error, events::stopped>;
+                 events::reload_finished, events::no_effect, events::program_ready, events::output,
+                 events::error, events::stopped>;
 
 /// The JSON name of whichever event `e` holds ("build_start", ...).
 inline std::string_view event_name(const event& e) noexcept {

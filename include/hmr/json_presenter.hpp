@@ -203,6 +203,19 @@ inline void fields(json_writer& w, const events::reload_finished& e) {
     w.number(to_ms(*e.to_ready));
   else
     w.null();
+  strings(w, "modules", e.modules);
+  string_or_null(w, "fallback", e.fallback);
+}
+
+inline void fields(json_writer& w, const events::no_effect& e) {
+  w.member("cycle", e.cycle);
+  w.member("reason", e.reason);
+}
+
+inline void fields(json_writer& w, const events::program_ready& e) {
+  w.member("cycle", e.cycle);
+  w.member("pid", e.pid);
+  w.member("since_start_ms", to_ms(e.since_start));
 }
 
 inline void fields(json_writer& w, const events::output& e) {

@@ -50,7 +50,7 @@ struct orchestrator_options {
 /// @endcode
 ///
 /// `run()` blocks until `stop()` (or the strategy's crash policy `exit`) and returns the
-/// exit code. `stop()`, `restart()`, `rebuild()` and `pause()` are safe from any thread.
+/// exit code. `stop()`, `reload()`, `restart()`, `rebuild()` and `pause()` are safe from any thread.
 template <watcher W, path_filter F, strategy S, presenter... P>
 class orchestrator {
  public:
@@ -132,10 +132,14 @@ class orchestrator {
     wake_.notify_all();
   }
 
-  /// Restarts the program without building (the `R` key). Any thread.
-  void restart() { post(command{cycle_request{cycle_reason::manual, {}, false}}); }
-  /// Builds, then restarts (the `b` key). Any thread.
-  void rebuild() { post(command{cycle_request{cycle_reason::manual, {}, true}}); }
+  /// Reloads the program's modules without building, or restarts it where the strategy
+  /// has no hot reload (the `r` key). Any thread.
+  void reload() { post(command{cycle_request{cycle_reason::manual, {}, false, false}}); }
+  /// Restarts the program without building, even where a reload would apply (the `R`
+  /// key). Any thread.
+  void restart() { post(command{cycle_request{cycle_reason::manual, {}, false, true}}); }
+  /// Builds, then restarts (or reloads, when only modules changed; the `b` key). Any thread.
+  void rebuild() { post(command{cycle_request{cycle_reason::manual, {}, true, false}}); }
   /// Stops (true) or resumes (false) acting on changes: changes seen while paused are
   /// dropped. Any thread.
   void pause(bool paused) { post(pause_command{paused}); }

@@ -40,10 +40,13 @@ struct cycle_request {
   cycle_reason reason = cycle_reason::change;  ///< why
   change_batch batch{};                        ///< what changed; empty for manual requests
   bool build = true;                           ///< run the build step first, when there is one
+  /// Restart the program even where a hot reload would apply (the `R` key, `--cold`).
+  /// Strategies without hot reload always restart.
+  bool restart = false;
 
   /// Folds a newer request into this one, so that requests arriving during a busy cycle
   /// become exactly one more cycle: the batches are united (the newer change wins for a
-  /// path in both), `build` is kept if either asks for it, and the newer reason wins
+  /// path in both), `build` and `restart` are kept if either asks for them, and the newer reason wins
   /// unless this one is `initial` (the program has not started yet).
   void merge(cycle_request newer) {
     for (file_change& change : newer.batch.changes) {
@@ -58,6 +61,7 @@ struct cycle_request {
       if (!replaced) batch.changes.push_back(std::move(change));
     }
     build = build || newer.build;
+    restart = restart || newer.restart;
     if (reason != cycle_reason::initial) reason = newer.reason;
   }
 };
