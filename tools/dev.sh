@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The developer entry point, and what the README's quick start runs.
-#   tools/dev.sh demo   build the examples and run the demo on this checkout
+#   tools/dev.sh demo   build hmr and hello_server, and run the server under hmr
 #   tools/dev.sh test   build and run every test (the `dev` CMake workflow preset)
 #   tools/dev.sh deps   install what the build, tests, CI, benchmarks and fuzzers need
 # It needs git, a C++20 compiler and CMake >= 3.25; anything else it installs with
@@ -38,13 +38,51 @@ check_toolchain() {
   have c++ || have g++ || have clang++ || die "a C++20 compiler is needed: apt-get install g++"
 }
 
+# demo_scripted HMR_COMMAND...: the demo without a terminal (CI): start hmr on
+# hello_server, save greeting.hpp (touch), see the rebuilt server's second generation,
+# then Ctrl-C; fails when any step does not happen within a minute.
+demo_scripted() {
+  local log=build/demo/demo.log pid status=0
+  "$1" --no-keys "${@:2}" >"$log" 2>&1 &
+  pid=$!
+  wait_for_line() {
+    local deadline=$((SECONDS + 60))
+    until grep -q "$1" "$log"; do
+      kill -0 "$pid" 2>/dev/null || { cat "$log"; die "hmr ended before: $1"; }
+      [ "$SECONDS" -lt "$deadline" ] || { kill -INT "$pid"; cat "$log"; die "no '$1' within 60 s"; }
+      sleep 0.1
+    done
+  }
+  echo "tools/dev.sh demo: no terminal, so a scripted run: start, save greeting.hpp, quit"
+  wait_for_line 'hello_server generation 1'
+  touch examples/hello_server/greeting.hpp
+  wait_for_line 'hello_server generation 2'
+  kill -INT "$pid"
+  wait "$pid" || status=$?
+  cat "$log"
+  [ "$status" -eq 0 ] || die "hmr exited with $status after Ctrl-C (expected 0)"
+}
+
 case "${1:-}" in
   demo)
     check_toolchain
     have dpkg-query && apt_install ninja-build
     cmake --preset demo >/dev/null
     cmake --build --preset demo
-    exec build/demo/examples/hmr_demo "$PWD"
+    demo=(build/demo/examples/cli/hmr --watch examples/hello_server
+          --build "cmake --build build/demo --target hello_server"
+          -- build/demo/examples/hello_server)
+    if [ -t 0 ] && [ -t 1 ]; then
+      cat <<'EOF'
+
+hmr is running hello_server. Edit examples/hello_server/greeting.hpp and save: hmr
+rebuilds the server and restarts it. Ask it with: curl http://127.0.0.1:8080/
+Keys: r restart, b rebuild, p pause, h help, q quit.
+
+EOF
+      exec "${demo[@]}"
+    fi
+    demo_scripted "${demo[@]}"
     ;;
   test)
     check_toolchain

@@ -11,10 +11,11 @@ generator=()
 command -v ninja >/dev/null && generator=(-G Ninja)
 step() { echo "== package test: $*"; }
 
-step "install with the options packagers pass (tests off, no absolute destinations)"
+step "install with the options packagers pass (tests off, no absolute destinations), CLI on"
 cmake -S "$src" -B "$work/hmr-build" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release --no-warn-unused-cli \
-  -DHMR_BUILD_TESTS=OFF -DHMR_BUILD_EXAMPLES=OFF \
+  -DHMR_BUILD_TESTS=OFF -DHMR_BUILD_EXAMPLES=OFF -DHMR_BUILD_CLI=ON \
   -DCMAKE_ERROR_ON_ABSOLUTE_INSTALL_DESTINATION=ON -DCMAKE_INSTALL_PREFIX=/opt/hmr-never-used >/dev/null
+cmake --build "$work/hmr-build" >/dev/null
 DESTDIR="$work/stage" cmake --install "$work/hmr-build" >/dev/null
 # Move the installed tree away from where it was staged: nothing may point back.
 mv "$work/stage/opt/hmr-never-used" "$work/prefix"
@@ -29,6 +30,10 @@ if grep -rq "$work/stage\|hmr-never-used\|$src" "$prefix/share"; then
   exit 1
 fi
 version=$(sed -n 's/.*version_string = "\([0-9.]*\)".*/\1/p' "$src/include/hmr/version.hpp")
+
+step "the installed hmr runs"
+cli_version=$("$prefix/bin/hmr" --version)
+[ "$cli_version" = "hmr $version" ] || { echo "bin/hmr --version says '$cli_version', expected 'hmr $version'" >&2; exit 1; }
 
 step "find_package(hmr CONFIG REQUIRED) + hmr::hmr"
 cmake -S "$consumer" -B "$work/cmake-consumer" "${generator[@]}" -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
