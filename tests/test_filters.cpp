@@ -1,3 +1,4 @@
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -381,4 +382,55 @@ TEST_CASE("filter_changes filters a batch in place, judging renames on both path
   hmr::filter_changes(changes, hmr::default_ignores());
   CHECK(changes == std::vector<hmr::file_change>{c(modified, "a.cpp"), c(renamed, "b.cpp", "a.cpp"),
                                                  c(removed, "b.cpp"), c(created, "c.cpp")});
+}
+
+TEST_CASE("per_root applies each watch root's own rules, also through | and any_filter",
+          "[filters]") {
+  using enum hmr::change_kind;
+  // Root 0 ignores *.log, root 1 ignores generated/; neither rule may leak to the other.
+  const hmr::per_root<hmr::gitignore> ignores{
+      {hmr::gitignore{"*.log\n", "app/.gitignore"}, hmr::gitignore{"generated/\n", "lib/.gitignore"}}};
+  auto c = [](std::uint32_t root, std::string path, bool is_directory = false) {
+    return hmr::file_change{.path = std::move(path), .kind = modified, .root = root, .is_directory = is_directory};
+  };
+  const std::vector<hmr::file_change> changes{
+      c(0, "run.log"),            // dropped by root 0's rule
+      c(1, "run.log"),            // kept: root 1 has no *.log rule
+      c(0, "generated/a.cpp"),    // kept: root 0 has no generated/ rule
+      c(1, "generated/a.cpp"),    // dropped by root 1's rule
+      c(2, "run.log"),            // a root without a filter keeps everything
+      c(1, "src/.a.cpp.swp"),     // dropped by the default ignores in the chain
+  };
+  const std::vector<hmr::file_change> expected{c(1, "run.log"), c(0, "generated/a.cpp"),
+                                               c(2, "run.log")};
+  SECTION("alone") {
+    auto batch = changes;
+    batch.pop_back();
+    hmr::filter_changes(batch, ignores);
+    CHECK(batch == expected);
+  }
+  SECTION("in a chain") {
+    auto batch = changes;
+    hmr::filter_changes(batch, hmr::default_ignores() | ignores);
+    CHECK(batch == expected);
+  }
+  SECTION("behind any_filter") {
+    auto batch = changes;
+    const hmr::any_filter filter = hmr::default_ignores() | ignores;
+    hmr::filter_changes(batch, filter);
+    CHECK(batch == expected);
+  }
+  SECTION("explain names the root's own rule") {
+    const hmr::any_filter filter = hmr::default_ignores() | ignores;
+    const hmr::filter_verdict in_lib = hmr::explain_in_root(filter, 1, "generated/a.cpp", false);
+    CHECK_FALSE(in_lib.kept);
+    CHECK(in_lib.filter == "gitignore");
+    CHECK(in_lib.rule.find("lib/.gitignore") != std::string::npos);
+    CHECK(hmr::explain_in_root(filter, 0, "generated/a.cpp", false).kept);
+    CHECK_FALSE(hmr::explain_in_root(filter, 0, "run.log", false).kept);
+    CHECK(hmr::explain_in_root(filter, 3, "run.log", false).kept);
+    // Without a root, root 0's rules apply.
+    CHECK_FALSE(filter.keep("run.log", false));
+    CHECK(filter.keep("generated/a.cpp", false));
+  }
 }

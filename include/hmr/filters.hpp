@@ -48,6 +48,29 @@ concept path_filter = std::copy_constructible<F> &&
   { f.explain(path, is_directory) } -> std::same_as<filter_verdict>;
 };
 
+/// `filter.keep` for a path under watch root number `root`: filters that differ per root
+/// (`per_root`) have `keep(root, path, is_directory)`; the others see the path alone.
+template <path_filter F>
+[[nodiscard]] bool keep_in_root(const F& filter, std::size_t root, std::string_view path,
+                                bool is_directory) {
+  if constexpr (requires { filter.keep(root, path, is_directory); }) {
+    return filter.keep(root, path, is_directory);
+  } else {
+    return filter.keep(path, is_directory);
+  }
+}
+
+/// `filter.explain` for a path under watch root number `root` (see `keep_in_root`).
+template <path_filter F>
+[[nodiscard]] filter_verdict explain_in_root(const F& filter, std::size_t root,
+                                             std::string_view path, bool is_directory) {
+  if constexpr (requires { filter.explain(root, path, is_directory); }) {
+    return filter.explain(root, path, is_directory);
+  } else {
+    return filter.explain(path, is_directory);
+  }
+}
+
 namespace detail {
 
 /// "a, b, c"
@@ -421,12 +444,24 @@ class filter_chain {
     return first_.keep(path, is_directory) && second_.keep(path, is_directory);
   }
 
+  /// True when both keep the path under watch root number `root` (see `keep_in_root`).
+  [[nodiscard]] bool keep(std::size_t root, std::string_view path, bool is_directory) const {
+    return keep_in_root(first_, root, path, is_directory) &&
+           keep_in_root(second_, root, path, is_directory);
+  }
+
   /// The verdict of the first filter that drops the path. When both keep it: the first
   /// verdict that names a matching rule (an include glob, a `!` rule), else both reasons.
   [[nodiscard]] filter_verdict explain(std::string_view path, bool is_directory) const {
-    filter_verdict a = first_.explain(path, is_directory);
+    return explain(0, path, is_directory);
+  }
+
+  /// `explain` for a path under watch root number `root` (see `keep_in_root`).
+  [[nodiscard]] filter_verdict explain(std::size_t root, std::string_view path,
+                                       bool is_directory) const {
+    filter_verdict a = explain_in_root(first_, root, path, is_directory);
     if (!a.kept) return a;
-    filter_verdict b = second_.explain(path, is_directory);
+    filter_verdict b = explain_in_root(second_, root, path, is_directory);
     if (!b.kept) return b;
     if (a.matched) return a;
     if (b.matched) return b;
@@ -455,7 +490,8 @@ template <path_filter First, path_filter Second>
 /// filter's boundary keeps its meaning: a kept file renamed to an ignored name (vim's
 /// `main.cpp` -> `main.cpp~` backup) is gone from what matters, so it becomes `removed`
 /// of the old path; an ignored temp file renamed onto a kept name (most editors' atomic
-/// save) becomes `created` of the new one. Other changes pass if `filter.keep` says so.
+/// save) becomes `created` of the new one. Other changes pass if `filter.keep` says so
+/// (for the change's root: `keep_in_root`).
 ///
 /// @par Example
 /// ```cpp
@@ -466,11 +502,11 @@ template <path_filter First, path_filter Second>
 template <path_filter F>
 [[nodiscard]] std::optional<file_change> filter_change(const F& filter, file_change change) {
   if (change.kind != change_kind::renamed) {
-    if (!filter.keep(change.path, change.is_directory)) return std::nullopt;
+    if (!keep_in_root(filter, change.root, change.path, change.is_directory)) return std::nullopt;
     return change;
   }
-  const bool new_kept = filter.keep(change.path, change.is_directory);
-  const bool old_kept = filter.keep(change.old_path, change.is_directory);
+  const bool new_kept = keep_in_root(filter, change.root, change.path, change.is_directory);
+  const bool old_kept = keep_in_root(filter, change.root, change.old_path, change.is_directory);
   if (new_kept && old_kept) return change;
   if (new_kept) {
     change.kind = change_kind::created;
@@ -500,6 +536,45 @@ void filter_changes(std::vector<file_change>& changes, const F& filter) {
   changes.resize(kept);
 }
 
+/// One filter per watch root, for rules that belong to a tree: each root's own
+/// `.gitignore`. A change under root `i` (`file_change::root`) meets filter `i`; a root
+/// without a filter keeps everything. Without a root (`keep(path, is_directory)`), root 0.
+///
+/// @par Example
+/// ```cpp
+/// hmr::per_root<hmr::gitignore> ignores{{hmr::load_gitignore("app"), hmr::load_gitignore("lib")}};
+/// auto filter = hmr::default_ignores() | ignores;  // lib's rules never hide app's files
+/// ```
+template <path_filter F>
+class per_root {
+ public:
+  /// Filter `i` of `filters` applies under watch root `i`.
+  explicit per_root(std::vector<F> filters) : filters_(std::move(filters)) {}
+
+  /// What root 0's filter says.
+  [[nodiscard]] bool keep(std::string_view path, bool is_directory) const {
+    return keep(0, path, is_directory);
+  }
+  /// What root `root`'s filter says; true when it has none.
+  [[nodiscard]] bool keep(std::size_t root, std::string_view path, bool is_directory) const {
+    return root >= filters_.size() || filters_[root].keep(path, is_directory);
+  }
+  /// Root 0's verdict.
+  [[nodiscard]] filter_verdict explain(std::string_view path, bool is_directory) const {
+    return explain(0, path, is_directory);
+  }
+  /// Root `root`'s verdict.
+  [[nodiscard]] filter_verdict explain(std::size_t root, std::string_view path,
+                                       bool is_directory) const {
+    if (root >= filters_.size())
+      return {true, std::string(path), "per_root", "no filter for root " + std::to_string(root), false};
+    return filters_[root].explain(path, is_directory);
+  }
+
+ private:
+  std::vector<F> filters_;
+};
+
 /// Any filter behind one type, for filters assembled at run time (from CLI flags, say).
 /// Copies share the (immutable) filter. A default-constructed one keeps everything.
 ///
@@ -522,17 +597,28 @@ class any_filter {
   [[nodiscard]] bool keep(std::string_view path, bool is_directory) const {
     return !self_ || self_->keep(path, is_directory);
   }
+  /// What the wrapped filter says for a path under watch root number `root`.
+  [[nodiscard]] bool keep(std::size_t root, std::string_view path, bool is_directory) const {
+    return !self_ || self_->keep(root, path, is_directory);
+  }
   /// What the wrapped filter explains.
   [[nodiscard]] filter_verdict explain(std::string_view path, bool is_directory) const {
+    return explain(0, path, is_directory);
+  }
+  /// What the wrapped filter explains for a path under watch root number `root`.
+  [[nodiscard]] filter_verdict explain(std::size_t root, std::string_view path,
+                                       bool is_directory) const {
     if (!self_) return {true, std::string(path), "any_filter", "no filters", false};
-    return self_->explain(path, is_directory);
+    return self_->explain(root, path, is_directory);
   }
 
  private:
   struct concept_base {
     virtual ~concept_base() = default;
     [[nodiscard]] virtual bool keep(std::string_view path, bool is_directory) const = 0;
-    [[nodiscard]] virtual filter_verdict explain(std::string_view path,
+    [[nodiscard]] virtual bool keep(std::size_t root, std::string_view path,
+                                    bool is_directory) const = 0;
+    [[nodiscard]] virtual filter_verdict explain(std::size_t root, std::string_view path,
                                                  bool is_directory) const = 0;
   };
   template <class F>
@@ -541,8 +627,12 @@ class any_filter {
     bool keep(std::string_view path, bool is_directory) const override {
       return filter.keep(path, is_directory);
     }
-    filter_verdict explain(std::string_view path, bool is_directory) const override {
-      return filter.explain(path, is_directory);
+    bool keep(std::size_t root, std::string_view path, bool is_directory) const override {
+      return keep_in_root(filter, root, path, is_directory);
+    }
+    filter_verdict explain(std::size_t root, std::string_view path,
+                           bool is_directory) const override {
+      return explain_in_root(filter, root, path, is_directory);
     }
     F filter;
   };

@@ -187,7 +187,7 @@ class orchestrator {
     std::optional<change_batch> batch = debouncer_.poll(debouncer::clock::now());
     if (!batch || batch->empty()) return;
     const file_change& first = batch->changes.front();
-    std::string why = filter_.explain(first.path, first.is_directory).describe();
+    std::string why = explain_in_root(filter_, first.root, first.path, first.is_directory).describe();
     const bool first_cycle = !started || initial_pending_;
     cycle_request request{first_cycle ? cycle_reason::initial : cycle_reason::change, *batch, true};
     started = true;

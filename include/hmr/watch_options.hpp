@@ -97,7 +97,8 @@ struct watch_test_hooks {
 struct watch_options {
   /// Consulted with `is_directory = true` on root-relative paths: a directory it drops is
   /// never descended into, watched or reported, nor is anything below it. File events are
-  /// not filtered (apply the full filter to the changes, see `hmr::filter_changes`).
+  /// not filtered (apply the full filter to the changes, see `hmr::filter_changes`). It
+  /// is asked with the root's index, so a `per_root` filter applies each root's own rules.
   any_filter directory_filter{};
   /// Follow symbolic links to directories (off: a link is reported as a file). Loops and
   /// directories reached twice are watched once.

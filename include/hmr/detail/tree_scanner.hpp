@@ -181,7 +181,7 @@ class tree_scanner {
 
   // Decides whether the directory entry `e` (at `path`) is descended into.
   [[nodiscard]] bool descend(const snap_entry& e, const std::string& path) const {
-    if (!setup_.options->directory_filter.keep(path, true)) return false;
+    if (!setup_.options->directory_filter.keep(setup_.root, path, true)) return false;
     for (const auto& [d, i] : ancestors_)
       if (d == e.dev && i == e.ino) return false;  // a symlink loop
     return true;

@@ -350,7 +350,7 @@ class inotify_backend final : public watch_backend {
       }
       std::string path = join_path(n.path, name);
       std::uint64_t dev = 0, ino = 0;
-      if (!options_.directory_filter.keep(path, true) ||
+      if (!options_.directory_filter.keep(r.index, path, true) ||
           !claim_identity(abs + "/" + std::string(name), dev, ino)) {
         n.entries.emplace(std::string(name), ignored_entry);
         continue;
@@ -369,7 +369,7 @@ class inotify_backend final : public watch_backend {
                      std::vector<file_change>* out) {
     std::string path = join_path(r.nodes[i].path, name);
     std::uint64_t dev = 0, ino = 0;
-    if (!options_.directory_filter.keep(path, true) ||
+    if (!options_.directory_filter.keep(r.index, path, true) ||
         !claim_identity(r.abs + "/" + path, dev, ino)) {
       r.nodes[i].entries.insert_or_assign(std::string(name), ignored_entry);
       return;
@@ -422,7 +422,7 @@ class inotify_backend final : public watch_backend {
     for (auto& [name, v] : r.nodes[i].entries) {
       if (v == file_entry) continue;
       std::string child = join_path(r.nodes[i].path, name);
-      const bool keep = options_.directory_filter.keep(child, true);
+      const bool keep = options_.directory_filter.keep(r.index, child, true);
       if (v == ignored_entry) {
         if (keep) unignored.push_back(name);
       } else if (!keep) {
@@ -606,7 +606,7 @@ class inotify_backend final : public watch_backend {
       return;
     }
     if (e != entries.end()) remove_entry(r, i, e, &out);  // an empty directory replaced
-    if (!options_.directory_filter.keep(to, true)) {
+    if (!options_.directory_filter.keep(r.index, to, true)) {
       remove_subtree(r, c, &out);  // moved into an ignored place: gone, as far as we report
       entries.emplace(std::string(name), ignored_entry);
       return;
