@@ -156,21 +156,28 @@ TEST_CASE("postpone: nothing starts before a request; manual requests", "[orches
   REQUIRE(log->wait([&] { return log->count("watching") == 1; }));
   runner.restart();
   runner.rebuild();
-  REQUIRE(log->wait([&] { return log->requests.size() == 2; }));
+  runner.reload();
+  REQUIRE(log->wait([&] { return log->requests.size() == 3; }));
   {
     const std::lock_guard lock(log->mutex);
+    // restart: no build, forced restart; rebuild: build; reload: neither.
     CHECK(log->requests[0].reason == hmr::cycle_reason::manual);
     CHECK_FALSE(log->requests[0].build);
+    CHECK(log->requests[0].restart);
     CHECK(log->requests[1].reason == hmr::cycle_reason::manual);
     CHECK(log->requests[1].build);
+    CHECK_FALSE(log->requests[1].restart);
+    CHECK(log->requests[2].reason == hmr::cycle_reason::manual);
+    CHECK_FALSE(log->requests[2].build);
+    CHECK_FALSE(log->requests[2].restart);
   }
   dir.write("first.txt", "y\n");
-  REQUIRE(log->wait([&] { return log->requests.size() == 3; }));
+  REQUIRE(log->wait([&] { return log->requests.size() == 4; }));
   const std::lock_guard lock(log->mutex);
   // After manual requests, the first change is a change, not the initial start.
-  CHECK(log->requests[2].reason == hmr::cycle_reason::change);
-  REQUIRE(log->requests[2].batch.size() == 1);
-  CHECK(log->requests[2].batch.changes[0].path == "first.txt");
+  CHECK(log->requests[3].reason == hmr::cycle_reason::change);
+  REQUIRE(log->requests[3].batch.size() == 1);
+  CHECK(log->requests[3].batch.changes[0].path == "first.txt");
 }
 
 TEST_CASE("the strategy's finish ends run() with its exit code", "[orchestrator]") {

@@ -279,6 +279,13 @@ TEST_CASE("cycle_request::merge unites batches, newer change wins, keeps build a
     CHECK(mine.build == r.build);
     CHECK(mine.batch.empty());
   }
+  SECTION("a forced restart is kept from either side") {
+    const bool mine_restart = GENERATE(false, true);
+    const bool newer_restart = GENERATE(false, true);
+    hmr::cycle_request mine{.reason = cycle_reason::manual, .build = false, .restart = mine_restart};
+    mine.merge({.reason = cycle_reason::change, .build = false, .restart = newer_restart});
+    CHECK(mine.restart == (mine_restart || newer_restart));
+  }
 }
 
 TEST_CASE("describe says why a cycle ran", "[strategy]") {
