@@ -414,3 +414,45 @@ TEST_CASE("with a subreaper, a grandchild that left the group and session is sto
   CHECK(group_not_running(child.pid()));
   CHECK(my_children().empty());
 }
+
+TEST_CASE(
+    "inherited_fds: the program keeps the listed descriptors, under their numbers, and no other",
+    "[process]") {
+  int kept[2];
+  int other[2];
+  REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, kept) == 0);
+  REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, other) == 0);
+  const std::string n = std::to_string(kept[1]);
+  const std::string m = std::to_string(other[1]);
+  // bash: dash cannot redirect to a descriptor above 9.
+  const std::string script = "echo \"hello from $$\" >&" + n + "; if [ -e /proc/$$/fd/" + m +
+                             " ]; then echo leaked >&" + n + "; else echo closed >&" + n + "; fi";
+  hmr::child_process child =
+      spawn_ok({.command = {"bash", "-c", script}, .inherited_fds = {kept[1]}});
+  // In the supervisor the descriptor stays close-on-exec.
+  CHECK((::fcntl(kept[1], F_GETFD) & FD_CLOEXEC) != 0);
+  ::close(kept[1]);
+  std::string text;
+  char buffer[256];
+  for (;;) {
+    pollfd readable{kept[0], POLLIN, 0};
+    REQUIRE(::poll(&readable, 1, 10'000) == 1);
+    const ssize_t got = ::read(kept[0], buffer, sizeof buffer);
+    REQUIRE(got >= 0);
+    if (got == 0) break;  // the program exited: no copy of the write end is left
+    text.append(buffer, static_cast<std::size_t>(got));
+  }
+  CHECK(text == "hello from " + std::to_string(child.pid()) + "\nclosed\n");
+  CHECK(child.wait().status.code == 0);
+  ::close(kept[0]);
+  ::close(other[0]);
+
+  // A descriptor that is not open is an error naming it; nothing is started.
+  const int closed_fd = other[1];
+  ::close(closed_fd);
+  const auto refused =
+      hmr::child_process::spawn({.command = {"true"}, .inherited_fds = {closed_fd}});
+  REQUIRE_FALSE(refused.has_value());
+  CHECK(refused.error().message ==
+        "cannot pass descriptor " + std::to_string(closed_fd) + " to 'true': Bad file descriptor");
+}

@@ -48,6 +48,12 @@ struct process_options {
   /// The child is killed (PR_SET_PDEATHSIG, SIGKILL) when the thread that spawned it
   /// exits (Linux only); spawn from a thread that lives as long as the supervisor.
   bool die_with_parent = true;
+  /// Descriptors the program inherits under the same numbers (e.g. the child end of a
+  /// control channel): their FD_CLOEXEC flag is cleared in the child between fork and
+  /// exec, so the caller can keep them close-on-exec. Every other descriptor the
+  /// supervisor opened with O_CLOEXEC stays out of the program. A descriptor that is not
+  /// open makes `spawn` fail, naming it. The caller still owns (and closes) them.
+  std::vector<int> inherited_fds{};
 };
 
 /// The name of a signal ("SIGTERM", "SIGSEGV", ...), or "signal N" for one not in the table.

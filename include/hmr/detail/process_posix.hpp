@@ -134,6 +134,8 @@ struct child_plan {
   int error_fd = -1;
   pid_t parent = 0;
   bool die_with_parent = true;
+  const int* inherited = nullptr;  ///< descriptors to keep across exec
+  std::size_t inherited_count = 0;
 };
 
 /// The child side of fork: group, death signal, signals, streams, directory, exec.
@@ -155,6 +157,8 @@ struct child_plan {
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
   if (plan.out_fd >= 0 && (::dup2(plan.out_fd, 1) < 0 || ::dup2(plan.err_fd, 2) < 0))
     child_fail(plan.error_fd, 2, errno);
+  for (std::size_t i = 0; i < plan.inherited_count; ++i)
+    if (::fcntl(plan.inherited[i], F_SETFD, 0) != 0) child_fail(plan.error_fd, 2, errno);
   if (plan.working_directory && ::chdir(plan.working_directory) != 0)
     child_fail(plan.error_fd, 1, errno);
   int error = ENOENT;
@@ -587,6 +591,12 @@ inline result<child_process> child_process::spawn(process_options options) {
   if (!o.working_directory.empty()) plan.working_directory = o.working_directory.c_str();
   plan.die_with_parent = o.die_with_parent;
   plan.parent = ::getpid();
+  plan.inherited = o.inherited_fds.data();
+  plan.inherited_count = o.inherited_fds.size();
+  for (const int fd : o.inherited_fds)
+    if (fd < 0 || ::fcntl(fd, F_GETFD) < 0)
+      return error_info{"cannot pass descriptor " + std::to_string(fd) + " to '" + program +
+                        "': " + std::generic_category().message(fd < 0 ? EBADF : errno)};
 
   const auto failed = [&program](const char* what, int error) {
     return error_info{std::string(what) + " '" + program +
