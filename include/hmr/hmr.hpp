@@ -1,4 +1,6 @@
-// The umbrella header: every hmr component. Include single headers to build faster.
+// The umbrella header: every hmr component of a runner, and the app side's runtime and
+// module loader (a hot-reloadable library itself includes only <hmr/module_api.hpp>).
+// Include single headers to build faster.
 #pragma once
 
 #include <hmr/ansi_presenter.hpp>
@@ -11,10 +13,12 @@
 #include <hmr/gitignore.hpp>
 #include <hmr/glob.hpp>
 #include <hmr/json_presenter.hpp>
+#include <hmr/module.hpp>
 #include <hmr/orchestrator.hpp>
 #include <hmr/presenter.hpp>
 #include <hmr/process.hpp>
 #include <hmr/restart_strategy.hpp>
+#include <hmr/runtime.hpp>
 #include <hmr/signals.hpp>
 #include <hmr/strategy.hpp>
 #include <hmr/version.hpp>

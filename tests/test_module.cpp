@@ -1,0 +1,472 @@
+#include "hmr_catch.hpp"
+
+#include <hmr/module.hpp>
+
+#include <sys/wait.h>
+
+#include <atomic>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <thread>
+
+#include "modules/test_api.hpp"
+#include "process_fixture.hpp"
+
+#ifndef HMR_TEST_CXX
+#define HMR_TEST_CXX "c++"
+#endif
+#ifndef HMR_SOURCE_DIR
+#define HMR_SOURCE_DIR "."
+#endif
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+std::string read_bytes(const std::string& path) {
+  std::string out;
+  REQUIRE(hmr::detail::read_whole_file(path, out) == 0);
+  return out;
+}
+
+/// The output of a shell command (for `c++ --version`).
+std::string command_output(const std::string& command) {
+  std::string out;
+  if (FILE* pipe = ::popen(command.c_str(), "r")) {
+    char buffer[256];
+    while (std::fgets(buffer, sizeof buffer, pipe) != nullptr) out += buffer;
+    ::pclose(pipe);
+  }
+  return out;
+}
+
+/// True when the module compiler is clang (which has no STB_GNU_UNIQUE symbols).
+bool compiler_is_clang() {
+  static const bool clang =
+      command_output(std::string(HMR_TEST_CXX) + " --version 2>&1").find("clang") != std::string::npos;
+  return clang;
+}
+
+/// Builds tests/modules/counter_module.cpp with `defines`, once per test run, as
+/// hmr_add_module would (hidden visibility, -fno-gnu-unique on GCC) unless `plain`
+/// (default visibility, gnu-unique allowed). Returns the built library's path.
+std::string built(const std::string& defines, bool plain = false,
+                  const std::string& source = "counter_module.cpp") {
+  static hmr_test::temp_dir cache("hmr-test-modules");
+  static std::map<std::string, std::string> done;
+  static int count = 0;
+  const std::string key = defines + (plain ? " plain " : " ") + source;
+  if (auto it = done.find(key); it != done.end()) return it->second;
+  const std::string out = cache.file("variant" + std::to_string(++count) + ".so");
+  const std::string src = std::string(HMR_SOURCE_DIR) + "/tests/modules/" + source;
+  std::string flags = "-std=c++20 -O0 -fPIC -shared";
+  if (!plain) flags += " -fvisibility=hidden" + std::string(compiler_is_clang() ? "" : " -fno-gnu-unique");
+  const std::string command = std::string(HMR_TEST_CXX) + " " + flags + " " + defines + " -I" +
+                              HMR_SOURCE_DIR + "/include " + src + " -o " + out + " > " + out +
+                              ".log 2>&1";
+  INFO(command);
+  const int status = std::system(command.c_str());
+  INFO(command_output("cat " + out + ".log"));
+  REQUIRE(status == 0);
+  done[key] = out;
+  return out;
+}
+
+/// Puts `library` at `dest` the way a build does: a new file renamed into place.
+void install(const std::string& library, const std::string& dest) {
+  const std::string tmp = dest + ".tmp";
+  fs::copy_file(library, tmp, fs::copy_options::overwrite_existing);
+  fs::rename(tmp, dest);
+}
+
+std::size_t entries(const std::string& dir) {
+  std::size_t n = 0;
+  for ([[maybe_unused]] const auto& e : fs::directory_iterator(dir)) ++n;
+  return n;
+}
+
+/// Waits (20 s at most) until `done()`; the test fails on timeout.
+template <class F>
+void wait_until(F done) {
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() >= deadline) REQUIRE(done());
+    std::this_thread::yield();
+  }
+}
+
+/// Options that collect warnings instead of printing them.
+hmr::module_options collecting(std::vector<std::string>& warnings, hmr::module_options base = {}) {
+  base.on_warning = [&warnings](std::string_view text) { warnings.emplace_back(text); };
+  return base;
+}
+
+}  // namespace
+
+TEST_CASE("elf_image: a prefix of a shared library is never complete", "[module]") {
+  const std::string image = read_bytes(built("-DHMR_TEST_VERSION=1"));
+  REQUIRE(hmr::detail::check_elf_image(image).complete);
+  CHECK(hmr::detail::gnu_unique_symbols(image).empty());
+  const std::size_t cut = GENERATE(values<std::size_t>({0, 4, 16, 63, 64, 200, 4096}));
+  const auto half = GENERATE(values<int>({0, 1}));
+  const std::size_t size = half ? image.size() / 2 + cut : image.size() - 1 - cut;
+  CAPTURE(size);
+  const auto status = hmr::detail::check_elf_image(std::string_view(image).substr(0, size));
+  CHECK_FALSE(status.complete);
+  CHECK_FALSE(status.reason.empty());
+}
+
+TEST_CASE("elf_image: the reasons name what is missing", "[module]") {
+  CHECK(hmr::detail::check_elf_image("hello").reason ==
+        "the file is too short for an ELF header (5 bytes)");
+  CHECK(hmr::detail::check_elf_image(std::string(64, 'x')).reason == "not an ELF file (bad magic)");
+  const std::string image = read_bytes(built("-DHMR_TEST_VERSION=1"));
+  const auto status = hmr::detail::check_elf_image(std::string_view(image).substr(0, image.size() - 1));
+  CHECK(status.reason.find("the file is " + std::to_string(image.size() - 1) + " bytes but ") == 0);
+  CHECK(status.reason.find("(still being written?)") != std::string::npos);
+}
+
+TEST_CASE("module: new code calls its own functions; copies are fresh and removed", "[module]") {
+  hmr_test::temp_dir dir("hmr-module");
+  const std::string path = dir.file("libcounter.so");
+  install(built("-DHMR_TEST_VERSION=1"), path);
+  std::vector<std::string> warnings;
+  std::string shadow;
+  {
+    hmr::module<test_api> m{path, collecting(warnings)};
+    REQUIRE(m.loaded());
+    CHECK_FALSE(hmr::runtime::instance().supervised());
+    CHECK(m.file() == path);
+    CHECK(m->version() == 1);
+    shadow = m.shadow_directory();
+    const std::string first_copy = m.loaded_copy();
+    CHECK(fs::path(first_copy).parent_path() == fs::path(shadow));
+    CHECK(fs::path(shadow).filename().string().find("hmr-modules-" + std::to_string(::getpid()) + "-") == 0);
+    CHECK(entries(shadow) == 1);
+
+    install(built("-DHMR_TEST_VERSION=2"), path);
+    const hmr::reload_outcome r = m.reload();
+    CHECK(r.ok);
+    CHECK(r.reason.empty());
+    CHECK(m->version() == 2);  // through its own exported helper, not version 1's
+    CHECK(m.loaded_copy() != first_copy);
+    CHECK_FALSE(fs::exists(first_copy));
+    CHECK(entries(shadow) == 1);
+    const hmr::module_stats s = m.stats();
+    CHECK(s.loads == 2);
+    CHECK(s.load_attempts == 2);
+    CHECK(s.stayed_loaded == 0);
+  }
+  CHECK(warnings.empty());
+  CHECK_FALSE(fs::exists(shadow));  // the last handle removed the private directory
+}
+
+TEST_CASE("module: a missing symbol is refused at load with the dlerror text, once per file", "[module]") {
+  hmr_test::temp_dir dir("hmr-module");
+  const std::string path = dir.file("libcounter.so");
+  install(built("-DHMR_TEST_MISSING"), path);
+  SECTION("at the first load: the handle stays empty") {
+    hmr::module<test_api> m{path};
+    CHECK_FALSE(m.loaded());
+    CHECK(m.last_error().find("cannot load " + path + ": ") == 0);
+    CHECK(m.last_error().find("undefined symbol: hmr_test_function_nobody_defines") != std::string::npos);
+    REQUIRE_THROWS_AS(m->version(), std::logic_error);
+  }
+  SECTION("at a reload: the old version keeps running, no retry until the file changes") {
+    install(built("-DHMR_TEST_VERSION=1"), path);
+    hmr::module<test_api> m{path};
+    install(built("-DHMR_TEST_MISSING"), path);
+    const hmr::reload_outcome r = m.reload();
+    CHECK_FALSE(r.ok);
+    CHECK(r.reason.find("undefined symbol: hmr_test_function_nobody_defines") != std::string::npos);
+    CHECK(m->version() == 1);
+    CHECK(m.stats().load_attempts == 2);
+    for (int i = 0; i < 5; ++i) {
+      const hmr::reload_outcome again = m.reload();
+      CHECK_FALSE(again.ok);
+      CHECK(again.reason == r.reason + " (the file has not changed since; not retried until it does)");
+    }
+    CHECK(m.stats().load_attempts == 2);
+    CHECK(m.stats().refused_unchanged == 5);
+    install(built("-DHMR_TEST_MISSING"), path);  // rebuilt: a new file, tried again
+    CHECK_FALSE(m.reload().ok);
+    CHECK(m.stats().load_attempts == 3);
+    install(built("-DHMR_TEST_VERSION=2"), path);
+    CHECK(m.reload().ok);
+    CHECK(m->version() == 2);
+    CHECK(entries(m.shadow_directory()) == 1);
+  }
+}
+
+TEST_CASE("module: a library without HMR_MODULE or with another ABI version is refused", "[module]") {
+  hmr_test::temp_dir dir("hmr-module");
+  const std::string path = dir.file("libcounter.so");
+  install(built("-DHMR_TEST_VERSION=1"), path);
+  hmr::module<test_api> m{path};
+  install(built("-DHMR_TEST_ABI=2"), path);
+  hmr::reload_outcome r = m.reload();
+  CHECK_FALSE(r.ok);
+  CHECK(r.reason == path + " implements test_api ABI version 2, the host expects test_api ABI version 1");
+  install(built("", false, "plain_library.cpp"), path);
+  r = m.reload();
+  CHECK_FALSE(r.ok);
+  CHECK(r.reason == path + " exports no hmr_module_entry (build it with HMR_MODULE)");
+  CHECK(m->version() == 1);
+  CHECK(entries(m.shadow_directory()) == 1);
+}
+
+TEST_CASE("module: an image still being written is waited for, never loaded", "[module]") {
+  hmr_test::temp_dir dir("hmr-module");
+  const std::string path = dir.file("libcounter.so");
+  const std::string v2 = read_bytes(built("-DHMR_TEST_VERSION=2"));
+  const auto write_half = [&] {
+    std::ofstream(path + ".tmp", std::ios::binary).write(v2.data(), static_cast<std::streamsize>(v2.size() / 2));
+    fs::rename(path + ".tmp", path);
+  };
+  SECTION("refused when it stays incomplete") {
+    write_half();
+    hmr::module<test_api> m{path, {.complete_timeout = 20ms}};
+    CHECK_FALSE(m.loaded());
+    CHECK(m.last_error().find("the image " + path + " is not complete after 20 ms: the file is ") == 0);
+    CHECK(m.stats().load_attempts == 0);
+    CHECK(m.stats().incomplete_waits == 1);
+  }
+  SECTION("loaded once the writer completes it") {
+    install(built("-DHMR_TEST_VERSION=1"), path);
+    hmr::module<test_api> m{path, {.complete_timeout = 60s}};
+    REQUIRE(m.loaded());
+    write_half();
+    hmr::reload_outcome r;
+    std::thread reloader([&] { r = m.reload(); });
+    wait_until([&] { return m.stats().incomplete_waits == 1; });
+    {
+      std::ofstream rest(path, std::ios::binary | std::ios::app);
+      rest.write(v2.data() + v2.size() / 2, static_cast<std::streamsize>(v2.size() - v2.size() / 2));
+    }
+    reloader.join();
+    CHECK(r.ok);
+    CHECK(m->version() == 2);
+    CHECK(m.stats().load_attempts == 2);
+  }
+}
+
+TEST_CASE("module: slots survive a reload; a layout change is refused naming the slot", "[module]") {
+  hmr_test::temp_dir dir("hmr-module");
+  const std::string path = dir.file("libcounter.so");
+  install(built("-DHMR_TEST_VERSION=1"), path);
+  hmr::module<test_api> m{path};
+  CHECK(m->loads() == 1);
+  CHECK(m->increment() == 1);
+  CHECK(m->increment() == 2);
+  m->append("alpha");
+  m->append("with:colon");
+  install(built("-DHMR_TEST_VERSION=2"), path);
+  REQUIRE(m.reload().ok);
+  CHECK(m->version() == 2);
+  CHECK(m->increment() == 3);  // bytes
+  REQUIRE(m->log_size() == 2);  // slot_codec
+  CHECK(std::string(m->log_at(0)) == "alpha");
+  CHECK(std::string(m->log_at(1)) == "with:colon");
+  CHECK(m->loads() == 2);  // restored, then the new version's on_load
+
+  install(built("-DHMR_TEST_VERSION=3 -DHMR_TEST_WIDE_COUNTER"), path);
+  const hmr::reload_outcome r = m.reload();
+  CHECK_FALSE(r.ok);
+  CHECK(r.reason.find("slot 'counter' changed layout: size 8 -> 16, type '") == 0);
+  CHECK(r.reason.find("' -> 'wide'") != std::string::npos);
+  CHECK(m->version() == 2);  // the old version runs on, untouched
+  CHECK(m->increment() == 4);
+  CHECK(m->loads() == 2);
+  CHECK(entries(m.shadow_directory()) == 1);
+}
+
+TEST_CASE("module: an image that stays loaded after dlclose is reported (STB_GNU_UNIQUE)", "[module]") {
+  const std::string library = built("-DHMR_TEST_UNIQUE", true);
+  const auto unique = hmr::detail::gnu_unique_symbols(read_bytes(library));
+  if (unique.empty()) {
+    WARN("the compiler made no STB_GNU_UNIQUE symbol (clang?): nothing to probe");
+    return;
+  }
+  CHECK(std::find(unique.begin(), unique.end(), "_ZN14shared_counterIiE5valueE") != unique.end());
+  hmr_test::temp_dir dir("hmr-module");
+  const std::string path = dir.file("libcounter.so");
+  install(library, path);
+  std::vector<std::string> warnings;
+  hmr::module<test_api> m{path, collecting(warnings)};
+  CHECK(m->unique() == 1);
+  install(library, path);
+  REQUIRE(m.reload().ok);
+  CHECK(m.stats().stayed_loaded == 1);
+  REQUIRE(warnings.size() == 1);
+  CHECK(warnings[0].find("the previous version of " + path + " is still loaded after dlclose") == 0);
+  CHECK(warnings[0].find("STB_GNU_UNIQUE symbols (") != std::string::npos);
+  CHECK(warnings[0].find("-fno-gnu-unique") != std::string::npos);
+  CHECK(warnings[0].find("_ZN14shared_counterIiE5valueE") != std::string::npos);
+}
+
+TEST_CASE("module: automatic mode swaps while another thread calls in a loop", "[module]") {
+  hmr_test::temp_dir dir("hmr-module");
+  const std::string path = dir.file("libcounter.so");
+  const std::string versions[2] = {built("-DHMR_TEST_VERSION=1"), built("-DHMR_TEST_VERSION=2")};
+  install(versions[0], path);
+  hmr::module<test_api> m{path, {.mode = hmr::swap_mode::automatic}};
+  std::atomic<bool> stop{false};
+  std::uint64_t calls = 0;
+  bool counted_right = true;
+  std::thread caller([&] {
+    while (!stop.load()) {
+      const int v = m->version();
+      counted_right = counted_right && (v == 1 || v == 2) && m->increment() == calls + 1;
+      ++calls;
+    }
+  });
+  int ok = 0;
+  for (int i = 1; i <= 40; ++i) {
+    install(versions[i % 2], path);
+    ok += m.reload().ok ? 1 : 0;
+  }
+  stop.store(true);
+  caller.join();
+  CHECK(ok == 40);
+  CHECK(counted_right);
+  CHECK(m->increment() == calls + 1);  // not one increment lost across 40 swaps
+  CHECK(m->version() == 1);
+}
+
+TEST_CASE("module: automatic mode waits for a call to leave; nested calls pass the gate", "[module]") {
+  hmr_test::temp_dir dir("hmr-module");
+  const std::string path = dir.file("libcounter.so");
+  install(built("-DHMR_TEST_VERSION=1"), path);
+  hmr::module<test_api> m{path, {.mode = hmr::swap_mode::automatic, .safe_point_timeout = 60s}};
+  install(built("-DHMR_TEST_VERSION=2"), path);
+  hmr::reload_outcome r;
+  std::thread reloader;
+  {
+    auto&& outer = m.operator->();  // this thread is inside the library
+    reloader = std::thread([&] { r = m.reload(); });
+    wait_until([&] { return m.swapping(); });
+    CHECK(outer->version() == 1);
+    CHECK(m->version() == 1);  // a nested call: no deadlock, still the old version
+    CHECK(m.swapping());
+  }
+  reloader.join();
+  CHECK(r.ok);
+  CHECK_FALSE(m.swapping());
+  CHECK(m->version() == 2);
+}
+
+TEST_CASE("module: automatic mode gives up when a call stays inside", "[module]") {
+  hmr_test::temp_dir dir("hmr-module");
+  const std::string path = dir.file("libcounter.so");
+  install(built("-DHMR_TEST_VERSION=1"), path);
+  hmr::module<test_api> m{path, {.mode = hmr::swap_mode::automatic, .safe_point_timeout = 60s}};
+  install(built("-DHMR_TEST_VERSION=2"), path);
+  hmr::reload_outcome r;
+  {
+    auto&& outer = m.operator->();
+    std::thread request([&] { r = m.reload(std::chrono::steady_clock::now() + 20ms); });
+    request.join();
+    CHECK(outer->version() == 1);
+  }
+  CHECK_FALSE(r.ok);
+  CHECK(r.reason.find("no safe point within ") == 0);
+  CHECK(m->version() == 1);
+  CHECK(m.reload().ok);  // a timeout is not remembered as a failure of the file
+  CHECK(m->version() == 2);
+}
+
+TEST_CASE("module: sync mode swaps only in sync(); a request without a safe point fails", "[module]") {
+  hmr_test::temp_dir dir("hmr-module");
+  const std::string path = dir.file("libcounter.so");
+  install(built("-DHMR_TEST_VERSION=1"), path);
+  hmr::module<test_api> m{path};
+  CHECK_FALSE(m.sync().has_value());
+  install(built("-DHMR_TEST_VERSION=2"), path);
+  SECTION("nobody calls sync(): the deadline passes") {
+    const hmr::reload_outcome r = m.reload(std::chrono::steady_clock::now() + 30ms);
+    CHECK_FALSE(r.ok);
+    CHECK(r.reason == "no safe point within 30 ms: call sync() in the app's loop, or use swap_mode::automatic");
+    CHECK(m->version() == 1);
+  }
+  SECTION("the app's loop calls sync()") {
+    hmr::reload_outcome r;
+    std::thread request([&] { r = m.reload(std::chrono::steady_clock::now() + 60s); });
+    std::optional<hmr::reload_outcome> swapped;
+    wait_until([&] { return (swapped = m.sync()).has_value(); });
+    request.join();
+    CHECK(swapped->ok);
+    CHECK(r.ok);
+    CHECK(m->version() == 2);
+    CHECK_FALSE(m.sync().has_value());
+  }
+}
+
+TEST_CASE("module: standalone watch reloads at the safe point", "[module]") {
+  hmr_test::temp_dir dir("hmr-module");
+  const std::string path = dir.file("libcounter.so");
+  install(built("-DHMR_TEST_VERSION=1"), path);
+  SECTION("sync mode") {
+    hmr::module<test_api> m{path, {.watch = true}};
+    CHECK(m->increment() == 1);
+    dir.write("unrelated.txt", "not the module");
+    install(built("-DHMR_TEST_VERSION=2"), path);
+    wait_until([&] { return m.pending(); });
+    CHECK(m->version() == 1);  // nothing swaps behind the app's back
+    const auto r = m.sync();
+    REQUIRE(r.has_value());
+    CHECK(r->ok);
+    CHECK(m->version() == 2);
+    CHECK(m->increment() == 2);
+  }
+  SECTION("automatic mode") {
+    std::atomic<int> reloads{0};
+    hmr::module<test_api> m{path, {.mode = hmr::swap_mode::automatic, .watch = true,
+                                   .on_reload = [&](const hmr::reload_outcome& r) { reloads += r.ok; }}};
+    CHECK(reloads == 1);
+    install(built("-DHMR_TEST_VERSION=2"), path);
+    wait_until([&] { return reloads == 2; });  // on_reload runs after the swap
+    CHECK(m->version() == 2);
+  }
+}
+
+TEST_CASE("module: 200 reloads leave no descriptor or file behind", "[module]") {
+  hmr_test::temp_dir dir("hmr-module");
+  const std::string path = dir.file("libcounter.so");
+  const std::string versions[2] = {built("-DHMR_TEST_VERSION=1"), built("-DHMR_TEST_VERSION=2")};
+  install(versions[0], path);
+  hmr::module<test_api> m{path, {.watch = true}};
+  REQUIRE(m.reload().ok);
+  const std::size_t fds = entries("/proc/self/fd");
+  const std::size_t files = entries(dir.path.string());
+  for (int i = 1; i <= 200; ++i) {
+    install(versions[i % 2], path);
+    REQUIRE(m.reload().ok);
+    CHECK(m->increment() == static_cast<std::uint64_t>(i));
+  }
+  m.sync();  // whatever the watch saw
+  CHECK(entries("/proc/self/fd") == fds);
+  CHECK(entries(dir.path.string()) == files);
+  CHECK(entries(m.shadow_directory()) == 1);
+  CHECK(m->version() == 1);
+}
+
+TEST_CASE("module: stale private directories of dead processes are removed", "[module]") {
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) ::_exit(0);
+  REQUIRE(::waitpid(child, nullptr, 0) == child);
+  const char* tmp = std::getenv("TMPDIR");
+  std::string stale = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/hmr-modules-" +
+                      std::to_string(child) + "-XXXXXX";
+  REQUIRE(::mkdtemp(stale.data()) != nullptr);
+  std::ofstream(stale + "/libold.1.so") << "x";
+  hmr_test::temp_dir dir("hmr-module");
+  const std::string path = dir.file("libcounter.so");
+  install(built("-DHMR_TEST_VERSION=1"), path);
+  hmr::module<test_api> m{path};
+  CHECK_FALSE(fs::exists(stale));
+  CHECK(fs::exists(m.shadow_directory()));
+}
