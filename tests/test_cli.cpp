@@ -1431,14 +1431,20 @@ TEST_CASE("interactive keys through a terminal: R, b, r, c, h, p, q; the mode is
   need(run, output_line(gen_line(2, "manual")), "generation 2");
   s = s2;
 
-  for (const char* key : {"b", "r"}) {  // build, then restart
-    CAPTURE(key);
+  {  // b: build, then restart
     const std::size_t builds = count(run, named("build_start"));
-    run.type(key);
-    const std::size_t next = need(run, [&](const json_value& e) { return name_of(e) == "process_start"; }, "the manual rebuild", s + 1);
+    run.type("b");
+    const std::size_t next = need(run, cycle_event("process_start", 3), "the manual rebuild", s + 1);
     CHECK(text(ev[next], "reason") == "manual rebuild");
     CHECK(count(run, named("build_start"), s, next) == 1);
     CHECK(count(run, named("build_start")) == builds + 1);
+    s = next;
+  }
+  {  // r: reload; without --reload there is nothing to reload, so it restarts without building
+    run.type("r");
+    const std::size_t next = need(run, cycle_event("process_start", 4), "the manual reload", s + 1);
+    CHECK(text(ev[next], "reason") == "manual restart");
+    CHECK(count(run, named("build_start"), s, next) == 0);
     s = next;
   }
   need(run, output_line(gen_line(4, "manual")), "generation 4");
@@ -1591,4 +1597,233 @@ TEST_CASE("zero configuration: hmr in a CMake project builds and runs its execut
     need(run, output_line("tool 1"), "tool 1");
     quit_cleanly(run);
   }
+}
+
+// =======================================================================================
+// Hot reload: --reload, --restart-on, --cold (the hybrid strategy)
+
+TEST_CASE("parse_arguments and read_config: --reload, --restart-on, --cold", "[cli][options][reload]") {
+  const auto o = hmr::cli::parse_arguments({"--reload", "build/liba.so", "--reload=b.so", "--restart-on", "src/main.cpp",
+                                            "--restart-on", "/include/**", "--cold", "./app"});
+  INFO(o.error.message);
+  REQUIRE(o);
+  CHECK(o.parsed->reload == std::vector<std::string>{"build/liba.so", "b.so"});
+  CHECK(o.parsed->restart_on == std::vector<std::string>{"src/main.cpp", "/include/**"});
+  CHECK(o.parsed->cold);
+  const auto defaults = hmr::cli::parse_arguments({});
+  REQUIRE(defaults);
+  CHECK(defaults.parsed->reload.empty());
+  CHECK(defaults.parsed->restart_on.empty());
+  CHECK_FALSE(defaults.parsed->cold);
+
+  struct row {
+    std::vector<std::string> args;
+    std::string message;
+    std::string hint;
+  };
+  const row rows[] = {
+      {{"--restart-on", "src/[a"},
+       "invalid value 'src/[a' for --restart-on: hmr::glob: unclosed '[' at position 4 in pattern \"src/[a\"",
+       "expected a glob, e.g. --restart-on 'src/main.cpp'"},
+      {{"--restart-on="}, "invalid value '' for --restart-on", "expected a glob, e.g. --restart-on 'src/main.cpp'"},
+      {{"--reload="}, "invalid value '' for --reload", "expected the path of a module file, e.g. --reload build/libhandler.so"},
+      {{"--reload"}, "option --reload needs a value", "e.g. --reload ... (hmr --help lists the options)"},
+      {{"--cold=yes"}, "option --cold takes no value", "write it as --cold"},
+      {{"--relaod", "x"}, "unknown option '--relaod'", "did you mean --reload? (hmr --help lists the options)"},
+  };
+  for (const row& r : rows) {
+    CAPTURE(r.args);
+    const auto result = hmr::cli::parse_arguments(r.args);
+    REQUIRE_FALSE(result);
+    CHECK(result.error.message == r.message);
+    CHECK(result.error.hint == r.hint);
+  }
+
+  temp_dir dir;
+  const std::string file = (dir / "hmr.json").string();
+  write_file(file, R"({"reload": "build/liba.so", "restart-on": ["main.cpp", "*.h"], "cold": true})");
+  const auto config = hmr::cli::read_config(file);
+  INFO(config.error.message);
+  REQUIRE(config);
+  CHECK(config.parsed->reload == std::vector<std::string>{"build/liba.so"});
+  CHECK(config.parsed->restart_on == std::vector<std::string>{"main.cpp", "*.h"});
+  CHECK(config.parsed->cold);
+  // A list on the command line replaces the file's.
+  const auto merged = hmr::cli::parse_arguments({"--reload", "c.so"}, *config.parsed);
+  REQUIRE(merged);
+  CHECK(merged.parsed->reload == std::vector<std::string>{"c.so"});
+  CHECK(merged.parsed->restart_on == std::vector<std::string>{"main.cpp", "*.h"});
+  write_file(file, R"({"cold": "yes"})");
+  CHECK(hmr::cli::read_config(file).error.message == file + ": cold must be true or false, not string");
+  write_file(file, R"({"restart-on": ["src/{a"]})");
+  CHECK(hmr::cli::read_config(file).error.message.rfind("invalid value 'src/{a' for 'restart-on' in " + file, 0) == 0);
+}
+
+namespace {
+
+/// A program that speaks the control protocol from bash: hello and ready on start, then it
+/// prints each message it receives as "got <json>" and answers reloads (ok, or refused
+/// when its first argument is "refuse").
+constexpr std::string_view protocol_app_script = R"sh(#!/bin/bash
+printf '{"type":"hello","protocol":1,"pid":%d}\n{"type":"ready"}\n' $$ >&"$HMR_CONTROL_FD"
+echo "rapp gen=$HMR_GENERATION"
+while IFS= read -r line <&"$HMR_CONTROL_FD"; do
+  echo "got $line"
+  case "$line" in
+    *'"type":"reload"'*)
+      id=${line#*\"id\":}; id=${id%%,*}
+      if [ "$1" = refuse ]; then
+        printf '{"type":"reload_result","id":%s,"ok":false,"reason":"slot %s changed layout"}\n' "$id" "'n'" >&"$HMR_CONTROL_FD"
+      else
+        printf '{"type":"reload_result","id":%s,"ok":true}\n' "$id" >&"$HMR_CONTROL_FD"
+      fi;;
+  esac
+done
+)sh";
+
+/// A project with src/ (watched), build/libmod.so (a module in an ignored directory that
+/// is not under the watched root) and rapp.sh.
+struct reload_project : project {
+  reload_project() {
+    write_file(path / "rapp.sh", std::string(protocol_app_script), true);
+    write_file(path / "build" / "libmod.so", "version 1\n");
+  }
+  [[nodiscard]] std::string module() const { return (fs::canonical(path) / "build" / "libmod.so").string(); }
+};
+
+/// A `reload_end` event with `success`.
+predicate reload_end(bool success) {
+  return [success](const json_value& e) { return name_of(e) == "reload_end" && e.get_bool_or("success", !success) == success; };
+}
+
+}  // namespace
+
+TEST_CASE("--reload without a build: a module change reloads it in the program; other changes restart",
+          "[cli][reload]") {
+  reload_project dir;
+  hmr_run run(dir.path, json_args({"--reload", "build/libmod.so", "--restart-on", "main.cpp"}, {"./rapp.sh"}));
+  const auto& ev = run.events();
+  const std::size_t w = need(run, named("watching"), "watching");
+  CHECK(strings(ev[w], "roots") == std::vector<std::string>{"src", fs::canonical(dir.path).string() + "/build"});
+  need(run, named("ready"), "the app's ready");
+  need(run, output_line("rapp gen=1"), "generation 1");
+
+  write_file(dir.path / "build" / "libmod.so", "version 2\n");
+  const std::size_t c = need(run, change_of("libmod.so"), "the module's change");
+  CHECK(text(ev[c], "reason") == "\"libmod.so\" kept: a module (--reload)");
+  const std::size_t rs = need(run, named("reload_start"), "reload_start", c);
+  CHECK(strings(ev[rs], "modules") == std::vector<std::string>{dir.module()});
+  const std::size_t re = need(run, reload_end(true), "reload_end", rs);
+  CHECK(strings(ev[re], "modules") == std::vector<std::string>{dir.module()});
+  CHECK(is_null(ev[re], "fallback"));
+  need(run, output_line("got {\"type\":\"reload\",\"id\":1,\"modules\":[\"" + dir.module() +
+                        "\"],\"changed\":[\"libmod.so\"],\"timeout_ms\":2000}"),
+       "the request in the app");
+  need(run, output_line("got {\"type\":\"file_modified\",\"paths\":[\"libmod.so\"]}"), "the change in the app");
+
+  dir.touch("main.cpp");
+  const std::size_t s2 = need(run, cycle_event("process_start", 3), "the restart by rule", re);
+  CHECK(text(ev[s2], "reason") == "main.cpp created (main.cpp matches --restart-on main.cpp)");
+  need(run, output_line("rapp gen=2"), "generation 2");
+  dir.touch("notes.txt");
+  const std::size_t s3 = need(run, cycle_event("process_start", 4), "the restart for another file", s2 + 1);
+  CHECK(text(ev[s3], "reason") == "notes.txt created");
+  need(run, output_line("rapp gen=3"), "generation 3");
+  quit_cleanly(run);
+  CHECK(count(run, named("reload_start")) == 1);
+  CHECK(count(run, named("build_start")) == 0);
+}
+
+TEST_CASE("--reload: a refused reload restarts with the reason; --cold never reloads", "[cli][reload]") {
+  const bool cold = GENERATE(false, true);
+  CAPTURE(cold);
+  reload_project dir;
+  std::vector<std::string> extra{"--reload", "build/libmod.so"};
+  if (cold) extra.emplace_back("--cold");
+  hmr_run run(dir.path, json_args(extra, {"./rapp.sh", "refuse"}));
+  const auto& ev = run.events();
+  need(run, named("watching"), "watching");
+  need(run, output_line("rapp gen=1"), "generation 1");
+  need(run, named("ready"), "the app's ready");
+  write_file(dir.path / "build" / "libmod.so", "version 2\n");
+  const std::size_t s = need(run, cycle_event("process_start", 2), "the restart");
+  need(run, output_line("rapp gen=2"), "generation 2");
+  if (cold) {
+    CHECK(text(ev[s], "reason") == "libmod.so changed (cold: reloads are off)");
+    CHECK(count(run, named("reload_start")) == 0);
+  } else {
+    CHECK(text(ev[s], "reason") == "libmod.so changed (slot 'n' changed layout)");
+    const std::size_t re = need(run, named("reload_end"), "reload_end");
+    CHECK(re < s);
+    CHECK_FALSE(ev[re].get_bool_or("success", true));
+    CHECK(text(ev[re], "reason") == "slot 'n' changed layout");
+    CHECK(text(ev[re], "fallback") == "restart");
+  }
+  quit_cleanly(run);
+}
+
+TEST_CASE("keys with --reload: r reloads without building, b builds (no effect), R restarts", "[cli][keys][reload]") {
+  reload_project dir;
+  std::vector<std::string> args = json_args({"--reload", "build/libmod.so", "-b", "echo building"}, {"./rapp.sh"});
+  args.erase(std::find(args.begin(), args.end(), "--no-keys"));
+  hmr_run run(dir.path, args, terminal::input);
+  const auto& ev = run.events();
+  need(run, output_line("rapp gen=1"), "generation 1");
+  need(run, named("watching"), "watching");
+  need(run, named("ready"), "the app's ready");
+
+  run.type("r");
+  const std::size_t rs = need(run, cycle_event("reload_start", 2), "the manual reload");
+  CHECK(strings(ev[rs], "modules") == std::vector<std::string>{dir.module()});
+  need(run, reload_end(true), "its end", rs);
+  CHECK(count(run, named("build_start")) == 1);  // the initial build only
+
+  run.type("b");
+  need(run, cycle_event("build_end", 3), "the manual build");
+  const std::size_t n = need(run, cycle_event("no_effect", 3), "no effect");
+  CHECK(text(ev[n], "reason") == "the build outputs did not change");
+
+  run.type("R");
+  const std::size_t s = need(run, cycle_event("process_start", 4), "the manual restart");
+  CHECK(text(ev[s], "reason") == "manual restart");
+  need(run, output_line("rapp gen=2"), "generation 2");
+  run.type("q");
+  CHECK(run_to_exit(run) == 0);
+  CHECK(count(run, named("process_start")) == 2);
+  CHECK(count(run, named("reload_start")) == 1);
+}
+
+TEST_CASE("zero configuration with a MODULE library: it is built, watched and reloaded", "[cli][cmake][reload]") {
+  temp_dir dir;
+  const fs::path p = dir.path / "p";
+  write_file(p / "CMakeLists.txt",
+             "cmake_minimum_required(VERSION 3.14)\nproject(p CXX)\nadd_executable(app main.cpp)\n"
+             "add_library(mod MODULE mod.cpp)\n");
+  write_file(p / "main.cpp",
+             "#include <cstdio>\n#include <unistd.h>\nint main() {\n  std::puts(\"app up\");\n  std::fflush(stdout);\n"
+             "  for (;;) pause();\n}\n");
+  write_file(p / "mod.cpp", "extern \"C\" int mod_version() { return 1; }\n");
+  const auto [configured, log] = run_command({"cmake", "-S", "p", "-B", "p/build"}, dir.path);
+  INFO(log);
+  REQUIRE(configured == 0);
+  const std::string build = fs::canonical(p / "build").string();
+
+  hmr_run run(p, {"--json", "--no-keys", "-d", "20"});
+  const auto& ev = run.events();
+  const std::size_t b = need(run, cycle_event("build_start", 1), "the build");
+  const auto command = strings(ev[b], "command");
+  REQUIRE(command.size() == 3);
+  CHECK(command[2].find("'--target' 'app' 'mod'") != std::string::npos);
+  need(run, output_line("app up"), "the program");
+  need(run, named("watching"), "watching");
+  write_file(p / "mod.cpp", "extern \"C\" int mod_version() { return 2; }\n");
+  const std::size_t rs = need(run, cycle_event("reload_start", 2), "the reload after the module's build");
+  CHECK(strings(ev[rs], "modules") == std::vector<std::string>{build + "/libmod.so"});
+  // A plain program without hmr/runtime.hpp: hmr restarts it instead, and says why.
+  const std::size_t re = need(run, cycle_event("reload_end", 2), "the reload's end", rs);
+  CHECK(text(ev[re], "reason") == "the program does not use hmr/runtime.hpp: restarting instead");
+  const std::size_t s = need(run, cycle_event("process_start", 2), "the restart", re);
+  CHECK(text(ev[s], "reason") ==
+        "mod.cpp changed (the program does not use hmr/runtime.hpp: restarting instead)");
+  quit_cleanly(run);
 }

@@ -8,10 +8,12 @@
 #include <cstdint>
 #include <fstream>
 #include <hmr/detail/json_reader.hpp>
+#include <hmr/glob.hpp>
 #include <hmr/process.hpp>
 #include <hmr/strategy.hpp>
 #include <iterator>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -41,6 +43,9 @@ struct options {
   bool postpone = false;                  ///< --postpone
   std::string config{};                   ///< --config FILE (empty: ./hmr.json when present)
   std::string target{};                   ///< --target NAME (zero-config CMake)
+  std::vector<std::string> reload{};      ///< --reload LIB: hot-reloadable modules
+  std::vector<std::string> restart_on{};  ///< --restart-on GLOB: changes that always restart
+  bool cold = false;                      ///< --cold: never reload, always restart
   std::optional<std::string> explain{};   ///< --explain PATH
   bool help = false;                      ///< -h
   bool version = false;                   ///< -V
@@ -63,7 +68,8 @@ struct parse_result {
 
 /// The help text of `hmr --help`.
 inline constexpr std::string_view help_text =
-    R"(hmr: save a file, and the running program is rebuilt and restarted.
+    R"(hmr: save a file, and the running program is rebuilt and restarted, or its changed
+modules are reloaded in place (--reload).
 
 usage: hmr [OPTIONS] [--] COMMAND [ARGS...]
        hmr [OPTIONS]            (in a CMake project: build and run its executable)
@@ -88,6 +94,12 @@ usage: hmr [OPTIONS] [--] COMMAND [ARGS...]
       --no-keys             no interactive keys
       --postpone            wait for the first change before starting
       --target NAME         zero-config: the CMake executable target to run
+      --reload LIB          a module the program loads (hmr/module.hpp) and hmr reloads
+                            in it when only modules changed (repeatable; zero-config:
+                            every MODULE library target)
+      --restart-on GLOB     a change matching GLOB restarts instead of reloading
+                            (repeatable; e.g. src/main.cpp)
+      --cold                never reload: every change restarts
       --config FILE         read options from FILE (default: hmr.json here, when present);
                             flags override it
       --explain PATH        say which rule includes or ignores PATH, and exit
@@ -153,7 +165,8 @@ inline constexpr option_spec option_table[] = {
     {"no-keys", 0, false},        {"postpone", 0, false},
     {"config", 0, true},          {"target", 0, true},
     {"explain", 0, true},         {"help", 'h', false},
-    {"version", 'V', false},
+    {"version", 'V', false},      {"reload", 0, true},
+    {"restart-on", 0, true},      {"cold", 0, false},
 };
 
 inline const option_spec* find_long(std::string_view name) {
@@ -279,6 +292,21 @@ inline std::optional<usage_error> apply(options& out, std::string_view name,
     out.target = value;
   } else if (name == "explain") {
     out.explain = std::string(value);
+  } else if (name == "reload") {
+    if (value.empty()) return bad("the path of a module file, e.g. --reload build/libhandler.so");
+    out.reload.emplace_back(value);
+  } else if (name == "restart-on") {
+    if (value.empty()) return bad("a glob, e.g. --restart-on 'src/main.cpp'");
+    try {
+      const std::string_view body = value.size() > 1 && value.front() == '/' ? value.substr(1) : value;
+      static_cast<void>(glob(body));
+    } catch (const std::invalid_argument& e) {
+      return usage_error{"invalid value '" + std::string(value) + "' for " + std::string(source) + ": " + e.what(),
+                         "expected a glob, e.g. --restart-on 'src/main.cpp'"};
+    }
+    out.restart_on.emplace_back(value);
+  } else if (name == "cold") {
+    out.cold = true;
   } else if (name == "help") {
     out.help = true;
   } else if (name == "version") {
@@ -304,6 +332,8 @@ inline parse_result parse_arguments(const std::vector<std::string>& args, option
     if (spec.name == "ext") out.extensions.clear();
     if (spec.name == "include") out.include.clear();
     if (spec.name == "exclude") out.exclude.clear();
+    if (spec.name == "reload") out.reload.clear();
+    if (spec.name == "restart-on") out.restart_on.clear();
   };
   std::size_t i = 0;
   for (; i < args.size(); ++i) {
@@ -395,7 +425,8 @@ inline parse_result read_config(const std::string& path, options base = {}) {
                              near.empty() ? std::string("the keys are the long option names (hmr --help)")
                                           : "did you mean '" + std::string(near) + "'?"}};
     }
-    const bool is_list = key == "watch" || key == "include" || key == "exclude" || key == "ext";
+    const bool is_list = key == "watch" || key == "include" || key == "exclude" || key == "ext" ||
+                         key == "reload" || key == "restart-on";
     std::vector<std::string> values;
     if (is_list) {
       if (value.is_string()) {
@@ -412,6 +443,8 @@ inline parse_result read_config(const std::string& path, options base = {}) {
       if (key == "include") out.include.clear();
       if (key == "exclude") out.exclude.clear();
       if (key == "ext") out.extensions.clear();
+      if (key == "reload") out.reload.clear();
+      if (key == "restart-on") out.restart_on.clear();
     } else if (!spec->takes_value) {
       if (key == "poll" && value.is_integer()) {
         values.push_back(std::to_string(value.as_int()));

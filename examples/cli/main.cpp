@@ -14,14 +14,20 @@
 #include <hmr/cmake_project.hpp>
 #include <hmr/filters.hpp>
 #include <hmr/gitignore.hpp>
+#include <hmr/hybrid_strategy.hpp>
 #include <hmr/json_presenter.hpp>
 #include <hmr/orchestrator.hpp>
 #include <hmr/restart_strategy.hpp>
 #include <hmr/version.hpp>
 #include <hmr/watcher.hpp>
+#include <algorithm>
+#include <cstdint>
 #include <iostream>
+#include <set>
 #include <string>
+#include <string_view>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 #include "cli_options.hpp"
@@ -92,8 +98,15 @@ std::optional<hmr::cli::usage_error> zero_config(hmr::cli::options& o) {
   const auto target = hmr::pick_executable(*project, o.target);
   if (!target) return hmr::cli::usage_error{target.error().message, "hmr --target NAME picks one"};
   o.command = {target->artifacts.front()};
+  std::vector<std::string> targets{target->name};
+  for (const hmr::cmake_target& t : project->targets) {  // every MODULE library: a module
+    if (!t.is_module() || t.artifacts.empty()) continue;
+    targets.push_back(t.name);  // built too: the program loads it (also under --cold)
+    if (std::find(o.reload.begin(), o.reload.end(), t.artifacts.front()) == o.reload.end())
+      o.reload.push_back(t.artifacts.front());
+  }
   if (o.build.empty()) {
-    for (const std::string& arg : hmr::cmake_build_command(*project, {target->name})) {
+    for (const std::string& arg : hmr::cmake_build_command(*project, targets)) {
       if (!o.build.empty()) o.build += ' ';
       o.build += shell_quote(arg);
     }
@@ -104,8 +117,123 @@ std::optional<hmr::cli::usage_error> zero_config(hmr::cli::options& o) {
   return std::nullopt;
 }
 
+/// Where the module files are watched: each one's path relative to the watch root it is
+/// under. A module under no --watch root gets its directory as an extra root that reports
+/// nothing but its modules.
+struct module_watch {
+  std::vector<std::string> roots{};                           ///< --watch roots, then the extra ones
+  std::size_t user_roots = 0;                                 ///< how many came from --watch
+  std::vector<std::pair<std::uint32_t, std::string>> files{};  ///< (root, relative path) per module
+  std::set<std::string> relative{};                           ///< the relative paths alone
+};
+
+module_watch plan_module_watch(const hmr::cli::options& o) {
+  module_watch plan;
+  plan.roots = o.watch;
+  plan.user_roots = o.watch.size();
+  std::vector<fs::path> absolute_roots;
+  for (const std::string& root : o.watch) absolute_roots.push_back(fs::absolute(root).lexically_normal());
+  for (const std::string& module : o.reload) {
+    const fs::path file = fs::absolute(module).lexically_normal();
+    std::optional<std::pair<std::uint32_t, std::string>> where;
+    for (std::uint32_t i = 0; i < absolute_roots.size() && !where; ++i) {
+      const fs::path rel = file.lexically_relative(absolute_roots[i]);
+      if (!rel.empty() && *rel.begin() != ".." && rel != ".") where.emplace(i, rel.generic_string());
+    }
+    if (!where) {
+      const fs::path dir = file.parent_path();
+      auto at = std::find(absolute_roots.begin(), absolute_roots.end(), dir);
+      if (at == absolute_roots.end()) {
+        plan.roots.push_back(dir.string());
+        absolute_roots.push_back(dir);
+        at = absolute_roots.end() - 1;
+      }
+      where.emplace(static_cast<std::uint32_t>(at - absolute_roots.begin()), file.filename().string());
+    }
+    plan.relative.insert(where->second);
+    plan.files.push_back(std::move(*where));
+  }
+  return plan;
+}
+
+/// Lets the module files, and the directories on the way to them, through whatever the
+/// other filters say (a module usually lives in an ignored build directory). Paths are
+/// root-relative, so a file with the same relative path under another root passes too.
+class keep_modules {
+ public:
+  keep_modules(hmr::any_filter inner, std::set<std::string> modules)
+      : inner_(std::move(inner)), modules_(std::move(modules)) {}
+
+  [[nodiscard]] bool keep(std::string_view path, bool is_directory) const {
+    return is_module(path, is_directory) || inner_.keep(path, is_directory);
+  }
+  [[nodiscard]] hmr::filter_verdict explain(std::string_view path, bool is_directory) const {
+    if (!is_module(path, is_directory)) return inner_.explain(path, is_directory);
+    return {true, std::string(path), "reload",
+            is_directory ? "a directory on the way to a module (--reload)" : "a module (--reload)", true};
+  }
+
+ private:
+  [[nodiscard]] bool is_module(std::string_view path, bool is_directory) const {
+    for (const std::string& module : modules_) {
+      if (!is_directory && module == path) return true;
+      if (is_directory && module.size() > path.size() && module.compare(0, path.size(), path) == 0 &&
+          module[path.size()] == '/')
+        return true;
+    }
+    return false;
+  }
+  hmr::any_filter inner_;
+  std::set<std::string> modules_;
+};
+
+/// A watcher whose roots from `first_module_root` on report only the module files.
+template <hmr::watcher W>
+class module_root_watcher {
+ public:
+  module_root_watcher(W inner, std::size_t first_module_root,
+                      std::vector<std::pair<std::uint32_t, std::string>> modules)
+      : inner_(std::move(inner)), first_(first_module_root), modules_(std::move(modules)) {}
+
+  void start(hmr::watch_handler handler) {
+    handler.changes = [first = first_, modules = modules_, next = std::move(handler.changes)](
+                          std::vector<hmr::file_change>&& changes) {
+      std::erase_if(changes, [&](const hmr::file_change& c) {
+        if (c.root < first) return false;
+        return std::find(modules.begin(), modules.end(), std::pair{c.root, c.path}) == modules.end();
+      });
+      if (!changes.empty() && next) next(std::move(changes));
+    };
+    inner_.start(std::move(handler));
+  }
+  void stop() { inner_.stop(); }
+  bool wait_ready(std::chrono::milliseconds timeout) { return inner_.wait_ready(timeout); }
+  [[nodiscard]] bool running() const { return inner_.running(); }
+  [[nodiscard]] hmr::watch_stats stats() const { return inner_.stats(); }
+  [[nodiscard]] const std::vector<std::string>& roots() const { return inner_.roots(); }
+  [[nodiscard]] std::string_view backend() const { return inner_.backend(); }
+
+ private:
+  W inner_;
+  std::size_t first_;
+  std::vector<std::pair<std::uint32_t, std::string>> modules_;
+};
+
+template <class Watcher, class Strategy, class Presenter>
+int run_with(const hmr::cli::options& o, Watcher watcher, hmr::any_filter filter, Strategy strategy,
+             Presenter presenter);
+
+/// True when the flags ask for hot reload (the hybrid strategy).
+bool wants_hybrid(const hmr::cli::options& o) { return !o.reload.empty() || !o.restart_on.empty() || o.cold; }
+
 template <class Presenter>
 int run(const hmr::cli::options& o, hmr::any_filter filter, Presenter presenter) {
+  // Without a build, saving a module file is what reloads it: watch the module files
+  // wherever they are. With a build, the build writes them, and the comparison of its
+  // outputs decides (watching them would only add a cycle after each build).
+  const module_watch modules =
+      o.build.empty() ? plan_module_watch(o) : module_watch{.roots = o.watch, .user_roots = o.watch.size()};
+  if (!modules.relative.empty()) filter = keep_modules{std::move(filter), modules.relative};
   hmr::watch_options watch{.directory_filter = filter};
   if (o.poll_ms) {
     watch.force_polling = true;
@@ -122,11 +250,40 @@ int run(const hmr::cli::options& o, hmr::any_filter filter, Presenter presenter)
       .on_busy = o.on_busy,
       .on_crash = o.on_crash,
   };
+  module_root_watcher watcher{hmr::native_watcher{modules.roots, std::move(watch)}, modules.user_roots,
+                              modules.files};
+  if (!wants_hybrid(o)) {
+    return run_with(o, std::move(watcher), std::move(filter), hmr::restart_strategy{std::move(restart)},
+                    std::move(presenter));
+  }
+  hmr::hybrid_options hybrid{
+      .run = std::move(restart.run),
+      .run_shell = restart.run_shell,
+      .build = std::move(restart.build),
+      .build_shell = restart.build_shell,
+      .capture_output = restart.capture_output,
+      .stop_signal = restart.stop_signal,
+      .stop_timeout = restart.stop_timeout,
+      .on_busy = restart.on_busy,
+      .on_crash = restart.on_crash,
+      .modules = o.reload,
+      .restart_on = o.restart_on,
+      .cold = o.cold,
+      .watch_roots = modules.roots,
+  };
+  return run_with(o, std::move(watcher), std::move(filter), hmr::hybrid_strategy{std::move(hybrid)},
+                  std::move(presenter));
+}
+
+/// The loop with the chosen watcher and strategy, and the interactive keys.
+template <class Watcher, class Strategy, class Presenter>
+int run_with(const hmr::cli::options& o, Watcher watcher, hmr::any_filter filter, Strategy strategy,
+             Presenter presenter) {
   hmr::orchestrator runner{
-      hmr::native_watcher{o.watch, std::move(watch)},
+      std::move(watcher),
       std::move(filter),
       hmr::debouncer{std::chrono::milliseconds(o.debounce_ms)},
-      hmr::restart_strategy{std::move(restart)},
+      std::move(strategy),
       std::move(presenter),
   };
   runner.set_options({.postpone = o.postpone});
@@ -137,6 +294,8 @@ int run(const hmr::cli::options& o, hmr::any_filter filter, Presenter presenter)
     keys.emplace([&](char key) {
       switch (key) {
         case 'r':
+          runner.reload();
+          break;
         case 'b':
           runner.rebuild();
           break;

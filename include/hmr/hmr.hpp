@@ -12,6 +12,7 @@
 #include <hmr/filters.hpp>
 #include <hmr/gitignore.hpp>
 #include <hmr/glob.hpp>
+#include <hmr/hybrid_strategy.hpp>
 #include <hmr/json_presenter.hpp>
 #include <hmr/module.hpp>
 #include <hmr/orchestrator.hpp>

@@ -46,6 +46,14 @@ enum class wait_outcome : std::uint8_t {
   stopping,   ///< the strategy is stopping
 };
 
+/// How `strategy_core::run_tasks_until` ended.
+enum class task_wait : std::uint8_t {
+  done,       ///< the condition became true
+  exited,     ///< the watched process ended (its exit note was consumed)
+  stopping,   ///< the strategy is stopping
+  timed_out,  ///< the deadline passed
+};
+
 /// The strategy's thread and mailbox.
 class strategy_core {
  public:
@@ -111,6 +119,46 @@ class strategy_core {
     };
   }
 
+  /// Queues `task` to run on the strategy's thread (any thread): between cycles, or inside
+  /// `run_tasks_until`. Tasks run in the order posted. Tasks still queued at stop are dropped.
+  void post(std::function<void()> task) {
+    const std::lock_guard lock(mutex_);
+    tasks_.push_back(std::move(task));
+    wake_.notify_all();
+  }
+
+  /// Strategy thread, inside a cycle: runs posted tasks until `done()` holds. Also returns
+  /// when process `process_id` has ended (its exit note consumed), the strategy stops, or
+  /// `deadline` passes. Newer requests stay queued (they never cancel this wait).
+  task_wait run_tasks_until(const std::function<bool()>& done, std::uint64_t process_id,
+                            std::chrono::steady_clock::time_point deadline) {
+    std::unique_lock lock(mutex_);
+    for (;;) {
+      if (stopping_) return task_wait::stopping;
+      if (!tasks_.empty()) {
+        std::function<void()> task = std::move(tasks_.front());
+        tasks_.pop_front();
+        lock.unlock();
+        task();
+        lock.lock();
+        continue;
+      }
+      lock.unlock();
+      const bool finished = done();
+      lock.lock();
+      if (finished) return task_wait::done;
+      if (!tasks_.empty()) continue;  // posted while `done` ran
+      for (auto it = exits_.begin(); it != exits_.end(); ++it) {
+        if (it->first == process_id) {
+          exits_.erase(it);
+          return task_wait::exited;
+        }
+      }
+      if (std::chrono::steady_clock::now() >= deadline) return task_wait::timed_out;
+      wake_.wait_until(lock, deadline);
+    }
+  }
+
   /// A fresh id for a process's exit notes.
   std::uint64_t next_process_id() noexcept { return ++process_ids_; }
 
@@ -156,6 +204,14 @@ class strategy_core {
         lock.lock();
         continue;
       }
+      if (!tasks_.empty()) {
+        std::function<void()> task = std::move(tasks_.front());
+        tasks_.pop_front();
+        lock.unlock();
+        task();
+        lock.lock();
+        continue;
+      }
       if (pending_) {
         cycle_request request = std::move(*pending_);
         pending_.reset();
@@ -188,6 +244,7 @@ class strategy_core {
   std::condition_variable wake_{};
   std::optional<cycle_request> pending_{};
   std::deque<std::pair<std::uint64_t, process_exit>> exits_{};
+  std::deque<std::function<void()>> tasks_{};
   std::optional<std::chrono::steady_clock::time_point> deadline_{};
   bool stopping_ = false;
   std::uint64_t process_ids_ = 0;
@@ -347,24 +404,36 @@ struct started_program {
   std::uint64_t id = 0;       ///< its id in `strategy_core` exit notes
 };
 
-/// Starts `spec` for `request` as generation `generation` (the `HMR_*` variables), then
-/// emits `process_start` with `reason`, holding captured output until then. A program that
-/// cannot start is an `error` event, and nothing is returned.
+/// What a strategy adds to a program's start beyond its `command_spec`.
+struct program_extras {
+  /// Variables added after the `HMR_*` ones (`HMR_CONTROL_FD`, say).
+  std::vector<std::pair<std::string, std::string>> environment{};
+  /// Descriptors the program inherits under the same numbers (a control channel's end).
+  std::vector<int> inherited_fds{};
+};
+
+/// Starts `spec` for `request` as generation `generation` (the `HMR_*` variables, then
+/// `extras`), then emits `process_start` with `reason`, holding captured output until then.
+/// A program that cannot start is an `error` event, and nothing is returned.
 inline std::optional<started_program> start_program(strategy_core& core, const command_spec& spec,
                                                     bool capture, std::uint64_t generation,
                                                     const cycle_request& request,
-                                                    std::string reason, std::uint64_t cycle) {
+                                                    std::string reason, std::uint64_t cycle,
+                                                    program_extras extras = {}) {
   const std::uint64_t id = core.next_process_id();
   const auto gate = std::make_shared<output_gate>(core);
+  auto environment = child_environment(spec.environment, generation, request);
+  for (auto& variable : extras.environment) environment.push_back(std::move(variable));
   auto spawned = child_process::spawn({
       .command = spec.command,
       .shell = spec.shell,
       .working_directory = spec.working_directory,
-      .environment = child_environment(spec.environment, generation, request),
+      .environment = std::move(environment),
       .on_line = capture ? output_gate::forwarder(gate) : nullptr,
       .on_exit = core.exit_notifier(id),
       .stop_signal = spec.stop_signal,
       .grace_period = spec.grace_period,
+      .inherited_fds = std::move(extras.inherited_fds),
   });
   if (!spawned) {
     core.emit(events::error{spawned.error().message,
