@@ -1827,3 +1827,31 @@ TEST_CASE("zero configuration with a MODULE library: it is built, watched and re
         "mod.cpp changed (the program does not use hmr/runtime.hpp: restarting instead)");
   quit_cleanly(run);
 }
+
+TEST_CASE("several roots: each root's .gitignore applies only under that root", "[cli][filters]") {
+  // src/ ignores gen/, lib/ ignores *.log: neither rule may hide the other root's files.
+  project dir;
+  write_file(dir / "src" / ".gitignore", "gen/\n");
+  write_file(dir / "lib" / ".gitignore", "*.log\n");
+  fs::create_directories(dir / "lib" / "gen");
+  const std::pair<std::string, std::string> rows[] = {
+      {"lib/x.log", R"("lib/x.log" dropped: .gitignore rule "*.log" (lib/.gitignore:1))"},
+      {"src/x.log", R"("src/x.log" kept: no default ignore matched; no .gitignore rule matched)"},
+      {"src/gen/a.cpp",
+       R"("src/gen/a.cpp" dropped: .gitignore rule "gen/" (src/.gitignore:1) excludes parent directory "gen")"},
+      {"lib/gen/a.cpp", R"("lib/gen/a.cpp" kept: no default ignore matched; no .gitignore rule matched)"},
+  };
+  for (const auto& [path, expected] : rows) {
+    CAPTURE(path);
+    hmr_run run(dir.path, {"-w", "src", "-w", "lib", "--explain", path});
+    CHECK(run_to_exit(run) == 0);
+    CHECK(run.out() == expected + "\n");
+  }
+
+  // Live: lib/gen/ is watched (src's gen/ rule does not reach it), and a save there restarts.
+  hmr_run run(dir.path, json_args({"-w", "lib"}));
+  const std::size_t first = need(run, output_line(gen_line(1, "initial")), "generation 1");
+  write_file(dir / "lib" / "gen" / "a.cpp", "int a;\n");
+  need(run, output_line(gen_line(2, "change", "gen/a.cpp")), "generation 2 after lib/gen/a.cpp", first);
+  quit_cleanly(run);
+}

@@ -70,7 +70,13 @@ hmr::cli::parse_result read_options(const std::vector<std::string>& args) {
 hmr::any_filter make_filter(const hmr::cli::options& o) {
   hmr::any_filter filter;
   if (o.default_ignores) filter = hmr::default_ignores();
-  if (o.gitignore && !o.watch.empty()) filter = filter | hmr::load_gitignore(o.watch.front());
+  if (o.gitignore && !o.watch.empty()) {
+    // Each root's .gitignore governs only that root's tree.
+    std::vector<hmr::gitignore> ignores;
+    for (const std::string& root : o.watch)
+      ignores.push_back(hmr::load_gitignore(root, o.watch.size() > 1 ? root + "/" : std::string()));
+    filter = filter | hmr::per_root<hmr::gitignore>{std::move(ignores)};
+  }
   std::vector<std::string> includes = o.include;
   for (const auto& ext : o.extensions) includes.push_back("**/*." + ext);
   if (!includes.empty()) filter = filter | hmr::include_globs{includes};
@@ -124,7 +130,6 @@ struct module_watch {
   std::vector<std::string> roots{};                           ///< --watch roots, then the extra ones
   std::size_t user_roots = 0;                                 ///< how many came from --watch
   std::vector<std::pair<std::uint32_t, std::string>> files{};  ///< (root, relative path) per module
-  std::set<std::string> relative{};                           ///< the relative paths alone
 };
 
 module_watch plan_module_watch(const hmr::cli::options& o) {
@@ -150,32 +155,39 @@ module_watch plan_module_watch(const hmr::cli::options& o) {
       }
       where.emplace(static_cast<std::uint32_t>(at - absolute_roots.begin()), file.filename().string());
     }
-    plan.relative.insert(where->second);
     plan.files.push_back(std::move(*where));
   }
   return plan;
 }
 
 /// Lets the module files, and the directories on the way to them, through whatever the
-/// other filters say (a module usually lives in an ignored build directory). Paths are
-/// root-relative, so a file with the same relative path under another root passes too.
+/// other filters say (a module usually lives in an ignored build directory), each under
+/// the watch root it belongs to.
 class keep_modules {
  public:
-  keep_modules(hmr::any_filter inner, std::set<std::string> modules)
+  keep_modules(hmr::any_filter inner, std::vector<std::pair<std::uint32_t, std::string>> modules)
       : inner_(std::move(inner)), modules_(std::move(modules)) {}
 
   [[nodiscard]] bool keep(std::string_view path, bool is_directory) const {
-    return is_module(path, is_directory) || inner_.keep(path, is_directory);
+    return keep(0, path, is_directory);
+  }
+  [[nodiscard]] bool keep(std::size_t root, std::string_view path, bool is_directory) const {
+    return is_module(root, path, is_directory) || inner_.keep(root, path, is_directory);
   }
   [[nodiscard]] hmr::filter_verdict explain(std::string_view path, bool is_directory) const {
-    if (!is_module(path, is_directory)) return inner_.explain(path, is_directory);
+    return explain(0, path, is_directory);
+  }
+  [[nodiscard]] hmr::filter_verdict explain(std::size_t root, std::string_view path,
+                                            bool is_directory) const {
+    if (!is_module(root, path, is_directory)) return inner_.explain(root, path, is_directory);
     return {true, std::string(path), "reload",
             is_directory ? "a directory on the way to a module (--reload)" : "a module (--reload)", true};
   }
 
  private:
-  [[nodiscard]] bool is_module(std::string_view path, bool is_directory) const {
-    for (const std::string& module : modules_) {
+  [[nodiscard]] bool is_module(std::size_t root, std::string_view path, bool is_directory) const {
+    for (const auto& [module_root, module] : modules_) {
+      if (module_root != root) continue;
       if (!is_directory && module == path) return true;
       if (is_directory && module.size() > path.size() && module.compare(0, path.size(), path) == 0 &&
           module[path.size()] == '/')
@@ -184,7 +196,7 @@ class keep_modules {
     return false;
   }
   hmr::any_filter inner_;
-  std::set<std::string> modules_;
+  std::vector<std::pair<std::uint32_t, std::string>> modules_;
 };
 
 /// A watcher whose roots from `first_module_root` on report only the module files.
@@ -233,7 +245,7 @@ int run(const hmr::cli::options& o, hmr::any_filter filter, Presenter presenter)
   // outputs decides (watching them would only add a cycle after each build).
   const module_watch modules =
       o.build.empty() ? plan_module_watch(o) : module_watch{.roots = o.watch, .user_roots = o.watch.size()};
-  if (!modules.relative.empty()) filter = keep_modules{std::move(filter), modules.relative};
+  if (!modules.files.empty()) filter = keep_modules{std::move(filter), modules.files};
   hmr::watch_options watch{.directory_filter = filter};
   if (o.poll_ms) {
     watch.force_polling = true;
@@ -361,7 +373,21 @@ int main(int argc, char** argv) {
     return usage_failure({e.what(), "fix the glob given to --include or --exclude"});
   }
   if (o.explain) {
-    std::cout << filter.explain(*o.explain, fs::is_directory(*o.explain)).describe() << "\n";
+    // Judged under the first watch root that holds it, as a path relative to that root.
+    const fs::path asked = fs::absolute(*o.explain).lexically_normal();
+    std::size_t root = 0;
+    std::string path = *o.explain;
+    for (std::size_t i = 0; i < o.watch.size(); ++i) {
+      const fs::path rel = asked.lexically_relative(fs::absolute(o.watch[i]).lexically_normal());
+      if (!rel.empty() && *rel.begin() != ".." && rel != ".") {
+        root = i;
+        path = rel.generic_string();
+        break;
+      }
+    }
+    hmr::filter_verdict verdict = hmr::explain_in_root(filter, root, path, fs::is_directory(*o.explain));
+    verdict.path = *o.explain;  // as the user wrote it
+    std::cout << verdict.describe() << "\n";
     return 0;
   }
   if (o.command.empty()) {

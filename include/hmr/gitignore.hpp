@@ -286,19 +286,22 @@ inline std::optional<std::string> read_regular_file(const std::filesystem::path&
 /// `.git/info/exclude` (when `root/.git` is a directory), then the `.gitignore` of `root`
 /// and of every directory below it that is not itself ignored, never entering `.git` and
 /// never following symbolic links. Unreadable files and directories are skipped, not
-/// reported. `core.excludesFile` is not read: add it with `add_exclude_file`.
+/// reported. `core.excludesFile` is not read: add it with `add_exclude_file`. Rules name
+/// their file relative to `root`, after `source_prefix` (say "lib/" when watching several
+/// roots, so a verdict reads "lib/.gitignore:3").
 ///
 /// @par Example
 /// ```cpp
 /// auto filter = hmr::default_ignores() | hmr::load_gitignore(".");
 /// ```
-inline gitignore load_gitignore(const std::filesystem::path& root) {
+inline gitignore load_gitignore(const std::filesystem::path& root,
+                                const std::string& source_prefix = {}) {
   namespace fs = std::filesystem;
   gitignore rules;
   std::error_code ec;
   if (fs::is_directory(root / ".git", ec)) {
     if (auto text = detail::read_regular_file(root / ".git" / "info" / "exclude", true)) {
-      rules.add_exclude_file(*text, ".git/info/exclude");
+      rules.add_exclude_file(*text, source_prefix + ".git/info/exclude");
     }
   }
   std::vector<std::pair<fs::path, std::string>> pending{{root, std::string()}};
@@ -306,7 +309,7 @@ inline gitignore load_gitignore(const std::filesystem::path& root) {
     auto [dir, rel] = std::move(pending.back());
     pending.pop_back();
     if (auto text = detail::read_regular_file(dir / ".gitignore", false)) {
-      rules.add_file(rel, *text, rel.empty() ? ".gitignore" : rel + "/.gitignore");
+      rules.add_file(rel, *text, source_prefix + (rel.empty() ? ".gitignore" : rel + "/.gitignore"));
     }
     fs::directory_iterator it(dir, fs::directory_options::skip_permission_denied, ec);
     for (; !ec && it != fs::directory_iterator(); it.increment(ec)) {
