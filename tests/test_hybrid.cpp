@@ -67,8 +67,13 @@ std::string joined(const std::vector<std::string>& items) {
   ::_exit(99);
 }
 
-/// The app: flags nohello, refuse, silent, crash_reload, crash_start_gen2, ready_first.
+/// The app: flags nohello, refuse, silent, crash_reload, crash_start_gen2, ready_first,
+/// late_hello (says hello only after SIGUSR1).
 [[noreturn]] void run_app(const std::string flags) {
+  sigset_t usr1;
+  sigemptyset(&usr1);
+  sigaddset(&usr1, SIGUSR1);
+  ::pthread_sigmask(SIG_BLOCK, &usr1, nullptr);  // before any thread: sigwait below takes it
   const char* generation = std::getenv("HMR_GENERATION");
   const std::string gen = generation != nullptr ? generation : "?";
   if (has_flag(flags, "crash_start_gen2") && gen == "2") {
@@ -106,6 +111,11 @@ std::string joined(const std::vector<std::string>& items) {
       },
       [] { ::_exit(0); }};
   self.store(&endpoint, std::memory_order_release);
+  if (has_flag(flags, "late_hello")) {
+    say("app waiting for SIGUSR1 before its hello");
+    int signal = 0;
+    ::sigwait(&usr1, &signal);
+  }
   if (!has_flag(flags, "nohello")) {
     endpoint.send(ctl::control_hello{.pid = static_cast<int>(::getpid())});
     endpoint.send(ctl::control_ready{});
@@ -406,6 +416,24 @@ TEST_CASE("hybrid: a reload that cannot apply restarts once, saying why", "[hybr
   strategy.stop();
   const auto names_seen = names(f.log.snapshot());
   CHECK(std::count(names_seen.begin(), names_seen.end(), "process_start") == 2);
+}
+
+TEST_CASE("hybrid: a save just after a start waits for the program's hello, then reloads", "[hybrid]") {
+  fixture f("late_hello");
+  hmr::hybrid_strategy strategy{f.options};
+  strategy.start(f.log.context());
+  strategy.submit(initial);
+  const auto first = f.need_nth<hmr::events::process_started>(1, "the first start");
+  f.need_line("app waiting for SIGUSR1 before its hello");
+  f.change_module("version 2\n");
+  strategy.submit(change({"src/handler.cpp"}));
+  f.need_nth<hmr::events::reload_started>(1, "reload_start");  // asked before the hello came
+  REQUIRE(::kill(first.pid, SIGUSR1) == 0);
+  const auto finished = f.need_nth<hmr::events::reload_finished>(1, "reload_end");
+  CHECK(finished.success);
+  CHECK(finished.reason.empty());
+  strategy.stop();
+  CHECK(all<hmr::events::process_started>(f.log.snapshot()).size() == 1);
 }
 
 TEST_CASE("hybrid: a crash while reloading restarts once; a crash after that follows the crash policy",

@@ -307,6 +307,18 @@ class hybrid_engine final : public engine_base {
     message.id = ++reload_ids_;
     core_.emit(events::reload_started{message.modules, cycle});
     const auto started = std::chrono::steady_clock::now();
+    if (!hello_ && !closed_ && started - spawned_at_ < options_.reload_timeout) {
+      // Started moments ago: it may not have reached hmr::runtime yet. Wait for its hello
+      // until reload_timeout after its start, no longer.
+      const task_wait waited =
+          core_.run_tasks_until([this] { return hello_ || closed_; }, child_id_, spawned_at_ + options_.reload_timeout);
+      if (waited == task_wait::stopping) return false;
+      if (waited == task_wait::exited) {
+        const process_exit exit = end_child();
+        return reload_failed(request, cycle, message.modules, started,
+                             "the program ended during the reload (" + exit.status.describe() + ")");
+      }
+    }
     if (!hello_) {
       return reload_failed(request, cycle, message.modules, started,
                            "the program does not use hmr/runtime.hpp: restarting instead");
@@ -440,6 +452,7 @@ class hybrid_engine final : public engine_base {
     child_id_ = started->id;
     ++generation_;
     ready_base_ = spawn_time;
+    spawned_at_ = spawn_time;
     ready_cycle_ = cycle;
     if (pair) {
       const std::uint64_t serial = ++serial_;
@@ -480,6 +493,7 @@ class hybrid_engine final : public engine_base {
   bool hello_ = false;        // the program speaks the protocol
   bool closed_ = false;       // its end is gone
   std::chrono::steady_clock::time_point ready_base_{};
+  std::chrono::steady_clock::time_point spawned_at_{};  // when the running program started
   std::uint64_t ready_cycle_ = 0;
   // The reload in progress.
   std::uint64_t reload_ids_ = 0;
