@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The developer entry point, and what the README's quick start runs.
 #   tools/dev.sh demo   build hmr and hello_server, and run the server under hmr
+#   tools/dev.sh demo reload   the hot reload demo: counter_server, whose handler reloads
 #   tools/dev.sh test   build and run every test (the `dev` CMake workflow preset)
 #   tools/dev.sh deps   install what the build, tests, CI, benchmarks and fuzzers need
 # It needs git, a C++20 compiler and CMake >= 3.25; anything else it installs with
@@ -68,6 +69,27 @@ case "${1:-}" in
     check_toolchain
     have dpkg-query && apt_install ninja-build
     cmake --preset demo >/dev/null
+    if [ "${2:-}" = reload ]; then
+      [ -t 0 ] && [ -t 1 ] || die "'demo reload' is interactive: run it in a terminal"
+      cmake --build build/demo --target hmr_cli counter_server counter_handler
+      cat <<'EOF'
+
+hmr is running counter_server with its handler as a hot-reloadable module. In another
+terminal: nc 127.0.0.1 8081, and type a few lines. Then:
+  - edit greeting in examples/counter_server/handler.cpp and save: reloaded, the count and
+    your connection survive;
+  - edit examples/counter_server/main.cpp and save: restarted (the --restart-on rule);
+  - add a field to counter_state in handler.cpp and save: the reload is refused, naming
+    the slot, and hmr restarts the server instead.
+Keys: r reload, R restart, b rebuild, h help, q quit. Walkthrough: docs/hot-reload.md
+
+EOF
+      exec build/demo/examples/cli/hmr -w examples/counter_server \
+        --reload build/demo/examples/counter_server/libcounter_handler.so \
+        --restart-on examples/counter_server/main.cpp \
+        --build "cmake --build build/demo --target counter_server counter_handler" \
+        -- build/demo/examples/counter_server/counter_server 8081
+    fi
     cmake --build --preset demo
     demo=(build/demo/examples/cli/hmr --watch examples/hello_server
           --build "cmake --build build/demo --target hello_server"
@@ -94,7 +116,7 @@ EOF
     apt_install ninja-build catch2 python3 meson pkg-config clang libclang-rt-14-dev libbenchmark-dev
     ;;
   *)
-    echo "usage: tools/dev.sh demo | test | deps" >&2
+    echo "usage: tools/dev.sh demo [reload] | test | deps" >&2
     exit 2
     ;;
 esac
