@@ -86,7 +86,7 @@ Keys: r reload, R restart, b rebuild, h help, q quit. Walkthrough: docs/hot-relo
 EOF
       exec build/demo/examples/cli/hmr -w examples/counter_server \
         --reload build/demo/examples/counter_server/libcounter_handler.so \
-        --restart-on examples/counter_server/main.cpp \
+        --restart-on main.cpp \
         --build "cmake --build build/demo --target counter_server counter_handler" \
         -- build/demo/examples/counter_server/counter_server 8081
     fi

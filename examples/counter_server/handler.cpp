@@ -25,7 +25,10 @@ int handle(const char* request, int length, char* reply, int capacity) {
   const auto count = static_cast<unsigned long long>(++counter->requests);
   const int n = std::snprintf(reply, static_cast<std::size_t>(capacity), "%s #%llu: %.*s\n",
                               greeting, count, length, request);
-  return n < capacity ? n : capacity - 1;
+  if (n < 0) return 0;           // an encoding error: no reply
+  if (n < capacity) return n;
+  reply[capacity - 2] = '\n';    // truncated: still one whole line
+  return capacity - 1;
 }
 
 }  // namespace

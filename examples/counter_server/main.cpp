@@ -23,6 +23,7 @@
 #include <cstring>
 #include <filesystem>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include "handler_api.hpp"
@@ -55,6 +56,9 @@ unsigned short bound_port(int fd) {
   return ntohs(address.sin_port);
 }
 
+/// The longest request line a client may send; a longer one ends its connection.
+constexpr std::size_t max_line = 64 * 1024;
+
 /// One connected client and the part of a line it has sent so far.
 struct client {
   int fd = -1;
@@ -65,15 +69,23 @@ struct client {
 
 int main(int argc, char** argv) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // one line at a time, also into a pipe
-  const long port = argc > 1 ? std::strtol(argv[1], nullptr, 10) : 0;
-  if (port < 0 || port > 65535) {
-    std::fprintf(stderr, "counter_server: %s is not a port (0 to 65535)\n", argv[1]);
+  char* end = nullptr;
+  const long port = argc > 1 ? std::strtol(argv[1], &end, 10) : 0;
+  if (argc > 1 && (end == argv[1] || *end != '\0' || port < 0 || port > 65535)) {
+    std::fprintf(stderr, "counter_server: '%s' is not a port (0 to 65535)\n", argv[1]);
     return 2;
   }
-  const std::string module_path =
-      argc > 2 ? argv[2]
-               : (std::filesystem::read_symlink("/proc/self/exe").parent_path() /
-                  "libcounter_handler.so").string();
+  std::string module_path = argc > 2 ? argv[2] : "";
+  if (module_path.empty()) {  // libcounter_handler.so next to this program
+    std::error_code ec;
+    const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
+    if (ec) {
+      std::fprintf(stderr, "counter_server: cannot find my own directory (%s); give the module: "
+                   "counter_server PORT MODULE\n", ec.message().c_str());
+      return 2;
+    }
+    module_path = (self.parent_path() / "libcounter_handler.so").string();
+  }
   const int listener = listen_on(static_cast<unsigned short>(port));
   if (listener < 0) return 1;
 
@@ -122,12 +134,19 @@ int main(int argc, char** argv) {
         continue;
       }
       c.pending.append(buffer, static_cast<std::size_t>(n));
-      for (std::size_t end; (end = c.pending.find('\n')) != std::string::npos;) {
+      if (c.pending.size() > max_line && c.pending.find('\n') == std::string::npos) {
+        static constexpr char too_long[] = "error: line too long\n";  // then goodbye
+        static_cast<void>(::send(c.fd, too_long, sizeof too_long - 1, MSG_NOSIGNAL));
+        ::close(c.fd);
+        clients.erase(clients.begin() + static_cast<std::ptrdiff_t>(i));
+        continue;
+      }
+      for (std::size_t newline; (newline = c.pending.find('\n')) != std::string::npos;) {
         char reply[4096];
-        const int length = handler->handle(c.pending.data(), static_cast<int>(end), reply,
+        const int length = handler->handle(c.pending.data(), static_cast<int>(newline), reply,
                                            static_cast<int>(sizeof reply));
         static_cast<void>(::send(c.fd, reply, static_cast<std::size_t>(length), MSG_NOSIGNAL));
-        c.pending.erase(0, end + 1);
+        c.pending.erase(0, newline + 1);
       }
     }
     if (fds[0].revents & POLLIN) {

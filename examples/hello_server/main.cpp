@@ -58,9 +58,10 @@ unsigned short bound_port(int fd) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const long requested = argc > 1 ? std::strtol(argv[1], nullptr, 10) : 8080;
-  if (requested < 0 || requested > 65535) {
-    std::fprintf(stderr, "hello_server: %s is not a port (0 to 65535)\n", argv[1]);
+  char* end = nullptr;
+  const long requested = argc > 1 ? std::strtol(argv[1], &end, 10) : 8080;
+  if (argc > 1 && (end == argv[1] || *end != '\0' || requested < 0 || requested > 65535)) {
+    std::fprintf(stderr, "hello_server: '%s' is not a port (0 to 65535)\n", argv[1]);
     return 2;
   }
   int listener = listen_on(static_cast<unsigned short>(requested));
