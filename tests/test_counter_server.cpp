@@ -250,11 +250,12 @@ class session {
   int port() { return ports(snapshot()).back(); }
   /// The pid of the latest start.
   int pid() { return all<hmr::events::process_started>(snapshot()).back().pid; }
-  /// The shadow copies (files) under the host's TMPDIR.
+  /// The shadow copies (the .so files; the directory also holds its owner's .lock) under
+  /// the host's TMPDIR.
   std::size_t shadow_files() const {
     std::size_t n = 0;
     for (const auto& entry : fs::recursive_directory_iterator(shadow_parent))
-      if (entry.is_regular_file()) ++n;
+      if (entry.is_regular_file() && entry.path().extension() == ".so") ++n;
     return n;
   }
 

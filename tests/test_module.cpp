@@ -2,6 +2,7 @@
 
 #include <hmr/module.hpp>
 
+#include <sys/file.h>
 #include <sys/wait.h>
 
 #include <atomic>
@@ -55,7 +56,15 @@ bool compiler_is_clang() {
 /// (default visibility, gnu-unique allowed). Returns the built library's path.
 std::string built(const std::string& defines, bool plain = false,
                   const std::string& source = "counter_module.cpp") {
-  static hmr_test::temp_dir cache("hmr-test-modules");
+  // Removed at exit by this process only: a forked test child's exit() must not remove it.
+  static const struct cache_dir {
+    pid_t owner = ::getpid();
+    hmr_test::temp_dir* dir = new hmr_test::temp_dir("hmr-test-modules");
+    ~cache_dir() {
+      if (::getpid() == owner) delete dir;
+    }
+  } cached;
+  const hmr_test::temp_dir& cache = *cached.dir;
   static std::map<std::string, std::string> done;
   static int count = 0;
   const std::string key = defines + (plain ? " plain " : " ") + source;
@@ -88,6 +97,13 @@ std::size_t entries(const std::string& dir) {
   return n;
 }
 
+/// The shadow copies (`*.so`) in a private directory (which also holds its `.lock`).
+std::size_t copies(const std::string& dir) {
+  std::size_t n = 0;
+  for (const auto& e : fs::directory_iterator(dir)) n += e.path().extension() == ".so" ? std::size_t{1} : std::size_t{0};
+  return n;
+}
+
 /// Waits (20 s at most) until `done()`; the test fails on timeout.
 template <class F>
 void wait_until(F done) {
@@ -97,6 +113,17 @@ void wait_until(F done) {
     std::this_thread::yield();
   }
 }
+
+/// Closes a descriptor at the end of a scope.
+struct fd_holder {
+  int fd = -1;
+  explicit fd_holder(int f) noexcept : fd(f) {}
+  fd_holder(fd_holder&& other) noexcept : fd(std::exchange(other.fd, -1)) {}
+  fd_holder& operator=(fd_holder&&) = delete;
+  ~fd_holder() {
+    if (fd >= 0) ::close(fd);
+  }
+};
 
 /// Options that collect warnings instead of printing them.
 hmr::module_options collecting(std::vector<std::string>& warnings, hmr::module_options base = {}) {
@@ -145,7 +172,7 @@ TEST_CASE("module: new code calls its own functions; copies are fresh and remove
     const std::string first_copy = m.loaded_copy();
     CHECK(fs::path(first_copy).parent_path() == fs::path(shadow));
     CHECK(fs::path(shadow).filename().string().find("hmr-modules-" + std::to_string(::getpid()) + "-") == 0);
-    CHECK(entries(shadow) == 1);
+    CHECK(copies(shadow) == 1);
 
     install(built("-DHMR_TEST_VERSION=2"), path);
     const hmr::reload_outcome r = m.reload();
@@ -154,7 +181,7 @@ TEST_CASE("module: new code calls its own functions; copies are fresh and remove
     CHECK(m->version() == 2);  // through its own exported helper, not version 1's
     CHECK(m.loaded_copy() != first_copy);
     CHECK_FALSE(fs::exists(first_copy));
-    CHECK(entries(shadow) == 1);
+    CHECK(copies(shadow) == 1);
     const hmr::module_stats s = m.stats();
     CHECK(s.loads == 2);
     CHECK(s.load_attempts == 2);
@@ -197,7 +224,7 @@ TEST_CASE("module: a missing symbol is refused at load with the dlerror text, on
     install(built("-DHMR_TEST_VERSION=2"), path);
     CHECK(m.reload().ok);
     CHECK(m->version() == 2);
-    CHECK(entries(m.shadow_directory()) == 1);
+    CHECK(copies(m.shadow_directory()) == 1);
   }
 }
 
@@ -215,7 +242,7 @@ TEST_CASE("module: a library without HMR_MODULE or with another ABI version is r
   CHECK_FALSE(r.ok);
   CHECK(r.reason == path + " exports no hmr_module_entry (build it with HMR_MODULE)");
   CHECK(m->version() == 1);
-  CHECK(entries(m.shadow_directory()) == 1);
+  CHECK(copies(m.shadow_directory()) == 1);
 }
 
 TEST_CASE("module: an image still being written is waited for, never loaded", "[module]") {
@@ -280,7 +307,7 @@ TEST_CASE("module: slots survive a reload; a layout change is refused naming the
   CHECK(m->version() == 2);  // the old version runs on, untouched
   CHECK(m->increment() == 4);
   CHECK(m->loads() == 2);
-  CHECK(entries(m.shadow_directory()) == 1);
+  CHECK(copies(m.shadow_directory()) == 1);
 }
 
 TEST_CASE("module: an image that stays loaded after dlclose is reported (STB_GNU_UNIQUE)", "[module]") {
@@ -449,24 +476,247 @@ TEST_CASE("module: 200 reloads leave no descriptor or file behind", "[module]") 
   m.sync();  // whatever the watch saw
   CHECK(entries("/proc/self/fd") == fds);
   CHECK(entries(dir.path.string()) == files);
-  CHECK(entries(m.shadow_directory()) == 1);
+  CHECK(copies(m.shadow_directory()) == 1);
   CHECK(m->version() == 1);
 }
 
-TEST_CASE("module: stale private directories of dead processes are removed", "[module]") {
+TEST_CASE("module: stale private directories are removed when nobody holds their lock", "[module]") {
   const pid_t child = ::fork();
   REQUIRE(child >= 0);
   if (child == 0) ::_exit(0);
   REQUIRE(::waitpid(child, nullptr, 0) == child);
   const char* tmp = std::getenv("TMPDIR");
-  std::string stale = std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/hmr-modules-" +
-                      std::to_string(child) + "-XXXXXX";
-  REQUIRE(::mkdtemp(stale.data()) != nullptr);
-  std::ofstream(stale + "/libold.1.so") << "x";
+  const std::string parent = tmp != nullptr && *tmp != '\0' ? tmp : "/tmp";
+  struct stale_case {
+    const char* what;
+    bool lock_file;   // has a .lock
+    bool held;        // someone (another PID namespace, say) holds it
+    bool old;         // no .lock: last changed two minutes ago
+    bool removed;
+  };
+  const stale_case cases[] = {
+      {"a .lock nobody holds", true, false, false, true},
+      {"a .lock held, although the pid in the name is gone", true, true, false, false},
+      {"no .lock, dead pid, two minutes old", false, false, true, true},
+      {"no .lock, dead pid, just made (its owner may be locking it)", false, false, false, false},
+  };
+  std::vector<std::string> dirs;
+  std::vector<fd_holder> held;
+  for (const stale_case& c : cases) {
+    std::string stale = parent + "/hmr-modules-" + std::to_string(child) + "-XXXXXX";
+    REQUIRE(::mkdtemp(stale.data()) != nullptr);
+    std::ofstream(stale + "/libold.1.so") << "x";
+    if (c.lock_file) {
+      std::ofstream(stale + "/.lock") << "";
+      if (c.held) {
+        held.emplace_back(::open((stale + "/.lock").c_str(), O_RDONLY | O_CLOEXEC));
+        REQUIRE(::flock(held.back().fd, LOCK_EX | LOCK_NB) == 0);
+      }
+    }
+    if (c.old) fs::last_write_time(stale, fs::file_time_type::clock::now() - std::chrono::minutes(2));
+    dirs.push_back(stale);
+  }
   hmr_test::temp_dir dir("hmr-module");
   const std::string path = dir.file("libcounter.so");
   install(built("-DHMR_TEST_VERSION=1"), path);
-  hmr::module<test_api> m{path};
-  CHECK_FALSE(fs::exists(stale));
-  CHECK(fs::exists(m.shadow_directory()));
+  {
+    hmr::module<test_api> m{path};
+    REQUIRE(m.loaded());
+    CHECK(fs::exists(m.shadow_directory()));
+    // Its own lock is held: another open of .lock cannot take it.
+    fd_holder other(::open((m.shadow_directory() + "/.lock").c_str(), O_RDONLY | O_CLOEXEC));
+    REQUIRE(other.fd >= 0);
+    CHECK(::flock(other.fd, LOCK_EX | LOCK_NB) == -1);
+    CHECK(errno == EWOULDBLOCK);
+  }
+  for (std::size_t i = 0; i < dirs.size(); ++i) {
+    INFO(cases[i].what);
+    CHECK(fs::exists(dirs[i]) == !cases[i].removed);
+    std::error_code ec;
+    fs::remove_all(dirs[i], ec);
+  }
+}
+
+TEST_CASE("module: a forked child that exits leaves the parent's copies and directory alone", "[module]") {
+  hmr_test::temp_dir dir("hmr-module");
+  const std::string path = dir.file("libcounter.so");
+  const std::string v2 = built("-DHMR_TEST_VERSION=2");
+  install(built("-DHMR_TEST_VERSION=1"), path);
+  // 0: the child destroys the handle, then exit(); 1: exit() with the handle alive (static
+  // destructors only); 2: the child reloads (a directory of its own), then destroys it.
+  const int how = GENERATE(0, 1, 2);
+  CAPTURE(how);
+  auto m = std::make_unique<hmr::module<test_api>>(path);
+  REQUIRE(m->loaded());
+  CHECK((*m)->increment() == 1);
+  const std::string shadow = m->shadow_directory();
+  const std::string copy = m->loaded_copy();
+  std::fflush(nullptr);
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    int code = 0;
+    if (how == 2) {
+      install(v2, path);
+      const hmr::reload_outcome r = m->reload();
+      if (!r.ok || (*m)->version() != 2 || (*m)->increment() != 2) code = 2;
+      if (m->shadow_directory() == shadow || !fs::exists(copy)) code = 3;
+    }
+    if (how != 1) m.reset();
+    std::exit(code);
+  }
+  int status = 0;
+  REQUIRE(::waitpid(child, &status, 0) == child);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  CHECK(fs::exists(shadow));
+  CHECK(fs::exists(copy));
+  CHECK(copies(shadow) == 1);
+  install(v2, path);
+  const hmr::reload_outcome r = m->reload();
+  CHECK(r.ok);
+  CHECK((*m)->version() == 2);
+  CHECK((*m)->increment() == 2);
+  CHECK_FALSE(fs::exists(copy));
+  CHECK(copies(shadow) == 1);
+  m.reset();
+  CHECK_FALSE(fs::exists(shadow));
+}
+
+TEST_CASE("module: an unusable TMPDIR fails the load without throwing, naming the fix", "[module]") {
+  hmr_test::temp_dir dir("hmr-module");
+  const std::string path = dir.file("libcounter.so");
+  install(built("-DHMR_TEST_VERSION=1"), path);
+  const std::string missing = dir.file("no-such-directory");
+  const char* saved = std::getenv("TMPDIR");
+  const std::optional<std::string> before = saved != nullptr ? std::optional<std::string>(saved) : std::nullopt;
+  std::unique_ptr<hmr::module<test_api>> m;
+  ::setenv("TMPDIR", missing.c_str(), 1);
+  REQUIRE_NOTHROW(m = std::make_unique<hmr::module<test_api>>(path));
+  if (before) {
+    ::setenv("TMPDIR", before->c_str(), 1);
+  } else {
+    ::unsetenv("TMPDIR");
+  }
+  CHECK_FALSE(m->loaded());
+  CHECK(m->shadow_directory().empty());
+  CHECK(m->last_error() == "cannot load " + path + ": cannot create a private directory for shadow copies in " +
+                               missing + " (No such file or directory): set TMPDIR to a writable directory");
+  CHECK(m->reload().ok);  // TMPDIR is fine again
+  CHECK((*m)->version() == 1);
+}
+
+TEST_CASE("module: destruction fails a pending reload request at once, saying why", "[module]") {
+  hmr_test::temp_dir dir("hmr-module");
+  const std::string path = dir.file("libcounter.so");
+  install(built("-DHMR_TEST_VERSION=1"), path);
+  auto m = std::make_unique<hmr::module<test_api>>(path);
+  install(built("-DHMR_TEST_VERSION=2"), path);
+  hmr::reload_outcome r;
+  std::thread request([&, handle = m.get()] { r = handle->reload(std::chrono::steady_clock::now() + 600s); });
+  wait_until([&] { return m->pending(); });  // waiting for a sync() that never comes
+  m.reset();  // waits for the request to return, which it does at once
+  request.join();
+  CHECK_FALSE(r.ok);
+  CHECK(r.reason == "the module is being destroyed");
+}
+
+TEST_CASE("module: a throwing on_load keeps the old version; a throwing on_unload is reported", "[module]") {
+  hmr_test::temp_dir dir("hmr-module");
+  const std::string path = dir.file("libcounter.so");
+  std::vector<std::string> warnings;
+  SECTION("on_load of the new version throws: the swap is undone") {
+    install(built("-DHMR_TEST_VERSION=1"), path);
+    hmr::module<test_api> m{path, collecting(warnings)};
+    CHECK(m->increment() == 1);
+    CHECK(m->loads() == 1);
+    install(built("-DHMR_TEST_VERSION=2 -DHMR_TEST_THROW_ON_LOAD"), path);
+    const hmr::reload_outcome r = m.reload();
+    CHECK_FALSE(r.ok);
+    CHECK(r.reason == "the on_load hook of the new version of " + path +
+                          " threw: on_load refuses (the previous version stays)");
+    CHECK(m->version() == 1);
+    CHECK(m->loads() == 2);  // its on_unload ran (none here), so its on_load ran again
+    CHECK(m->increment() == 2);
+    CHECK(m.reload().reason == r.reason + " (the file has not changed since; not retried until it does)");
+    CHECK(copies(m.shadow_directory()) == 1);
+    CHECK(warnings.empty());
+  }
+  SECTION("on_load of the first version throws: the handle stays empty") {
+    install(built("-DHMR_TEST_VERSION=2 -DHMR_TEST_THROW_ON_LOAD"), path);
+    hmr::module<test_api> m{path, collecting(warnings)};
+    CHECK_FALSE(m.loaded());
+    CHECK(m.last_error() == "the on_load hook of the new version of " + path + " threw: on_load refuses");
+    CHECK(copies(m.shadow_directory()) == 0);
+  }
+  SECTION("on_unload throws at a swap and at destruction: both go on") {
+    install(built("-DHMR_TEST_VERSION=3 -DHMR_TEST_THROW_ON_UNLOAD"), path);
+    {
+      hmr::module<test_api> m{path, collecting(warnings)};
+      CHECK(m->increment() == 1);
+      install(built("-DHMR_TEST_VERSION=1"), path);
+      REQUIRE(m.reload().ok);
+      CHECK(m->version() == 1);
+      CHECK(m->increment() == 2);
+      REQUIRE(warnings.size() == 1);
+      CHECK(warnings[0] == "the on_unload hook of the previous version of " + path +
+                               " threw an exception that is not a std::exception (the swap went on)");
+      install(built("-DHMR_TEST_VERSION=3 -DHMR_TEST_THROW_ON_UNLOAD"), path);
+      REQUIRE(m.reload().ok);
+      CHECK(m->version() == 3);
+    }
+    REQUIRE(warnings.size() == 2);
+    CHECK(warnings[1] == "the on_unload hook of " + path +
+                             " threw an exception that is not a std::exception (unloaded anyway)");
+  }
+}
+
+TEST_CASE("module: what on_reload throws on the watch thread becomes a warning", "[module]") {
+  hmr_test::temp_dir dir("hmr-module");
+  const std::string path = dir.file("libcounter.so");
+  install(built("-DHMR_TEST_VERSION=1"), path);
+  std::mutex mutex;
+  std::vector<std::string> warnings;
+  std::atomic<int> calls{0};
+  hmr::module_options options{
+      .mode = hmr::swap_mode::automatic,
+      .watch = true,
+      .on_reload = [&](const hmr::reload_outcome&) {
+        if (++calls > 1) throw std::runtime_error("on_reload is broken");
+      },
+      .on_warning = [&](std::string_view text) {
+        std::lock_guard lock(mutex);
+        warnings.emplace_back(text);
+      }};
+  hmr::module<test_api> m{path, options};
+  REQUIRE(calls == 1);
+  install(built("-DHMR_TEST_VERSION=2"), path);
+  wait_until([&] {
+    std::lock_guard lock(mutex);
+    return !warnings.empty();
+  });
+  CHECK(m->version() == 2);
+  std::lock_guard lock(mutex);
+  CHECK(warnings[0] == "the on_reload callback for " + path + " threw: on_reload is broken");
+}
+
+TEST_CASE("module: an automatic request's deadline bounds the wait for a complete image", "[module]") {
+  hmr_test::temp_dir dir("hmr-module");
+  const std::string path = dir.file("libcounter.so");
+  install(built("-DHMR_TEST_VERSION=1"), path);
+  // A complete_timeout whose milliseconds overflow an int and whose nanoseconds overflow the clock.
+  hmr::module<test_api> m{path, {.mode = hmr::swap_mode::automatic,
+                                 .complete_timeout = std::chrono::hours(1'000'000'000)}};
+  REQUIRE(m.loaded());
+  const std::string v2 = read_bytes(built("-DHMR_TEST_VERSION=2"));
+  std::ofstream(path + ".tmp", std::ios::binary).write(v2.data(), static_cast<std::streamsize>(v2.size() / 2));
+  fs::rename(path + ".tmp", path);
+  const hmr::reload_outcome r = m.reload(std::chrono::steady_clock::now() + 30ms);
+  CHECK_FALSE(r.ok);
+  const std::string prefix = "the image " + path + " is not complete after ";
+  REQUIRE(r.reason.find(prefix) == 0);
+  const long waited = std::strtol(r.reason.c_str() + prefix.size(), nullptr, 10);
+  CHECK(waited <= 30);
+  CHECK(r.reason.find(" ms: the file is ") == prefix.size() + std::to_string(waited).size());
+  CHECK(m->version() == 1);
 }

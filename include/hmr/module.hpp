@@ -73,37 +73,66 @@ struct api_expectation {
   std::string_view type_name{};   ///< Api's name
 };
 
+/// Now + `wait`, saturated (a huge timeout means no deadline, never an overflow).
+inline std::chrono::steady_clock::time_point deadline_after(std::chrono::milliseconds wait) noexcept {
+  using clock = std::chrono::steady_clock;
+  const auto now = clock::now();
+  if (wait <= std::chrono::milliseconds::zero()) return now;
+  const auto room = std::chrono::duration_cast<std::chrono::milliseconds>(clock::time_point::max() - now);
+  return wait >= room ? clock::time_point::max() : now + wait;
+}
+
+/// How long a load may wait for an image still being written: until `deadline`, reported
+/// as `budget` milliseconds.
+struct load_limit {
+  std::chrono::steady_clock::time_point deadline{};  ///< when the wait gives up
+  std::chrono::milliseconds budget{};                ///< the wait's length, for the message
+};
+
 /// The untyped machinery behind hmr::module<Api>.
 class module_core {
  public:
-  /// Loads `path` (absolute or relative to the working directory) now.
+  /// Loads `path` (absolute or relative to the working directory) now; a failure leaves it
+  /// empty with `last_error()` set (only the user's `on_reload` may throw from here).
   module_core(std::string path, module_options options, api_expectation expected)
-      : options_(std::move(options)), expected_(expected) {
-    path_ = std::filesystem::absolute(path).lexically_normal().string();
-    const std::filesystem::path p(path_);
+      : options_(std::move(options)), expected_(expected), owner_(::getpid()) {
+    std::error_code ec;
+    const std::filesystem::path absolute = std::filesystem::absolute(path, ec);
+    const std::filesystem::path p = (ec ? std::filesystem::path(path) : absolute).lexically_normal();
+    path_ = p.string();
     directory_ = p.parent_path().string();
     name_ = p.filename().string();
     stem_ = p.stem().string();
-    shadow_ = shadow_directory::acquire();
-    auto outcome = swap_in(std::chrono::steady_clock::now() + options_.safe_point_timeout);
-    if (options_.on_reload) options_.on_reload(outcome);
+    try {
+      wake_.open();
+    } catch (const std::exception& e) {
+      warn(std::string("cannot make a wake-up descriptor (") + e.what() + "): a watch is not possible");
+    }
+    const reload_outcome outcome = swap(deadline_after(options_.safe_point_timeout),
+                                        complete_limit());
+    try {
+      if (options_.on_reload) options_.on_reload(outcome);
+    } catch (...) {
+      shutdown();  // no destructor runs for a constructor that throws
+      throw;
+    }
     if (options_.watch) start_watch();
   }
   module_core(const module_core&) = delete;
   module_core& operator=(const module_core&) = delete;
-  ~module_core() {
-    stop_watch();
+  ~module_core() { shutdown(); }
+
+  /// The first step of destruction: a reload request waiting (or arriving) from now on fails
+  /// at once with "the module is being destroyed".
+  void close() noexcept {
     {
       std::lock_guard lock(request_mutex_);
-      closing_ = true;
+      closing_.store(true);
     }
     request_done_.notify_all();
-    std::lock_guard lock(load_mutex_);
-    if (current_.handle != nullptr) {
-      if (current_.descriptor->on_unload != nullptr) current_.descriptor->on_unload();
-      api_.store(nullptr);
-      retire(current_);
-    }
+    // Ends an automatic swap's wait for a complete image (a forked child shares the eventfd
+    // with its parent: it must not wake the parent's).
+    if (wake_.fd() >= 0 && owner_ == ::getpid()) wake_.signal();
   }
 
   /// The file as named, absolute and lexically normal.
@@ -147,7 +176,10 @@ class module_core {
     return loaded_copy_;
   }
   /// The process's private directory of shadow copies.
-  [[nodiscard]] std::string shadow_path() const { return shadow_->path(); }
+  [[nodiscard]] std::string shadow_path() const {
+    std::lock_guard lock(status_mutex_);
+    return shadow_ ? shadow_->path() : std::string();
+  }
   /// Counters.
   [[nodiscard]] module_stats stats() const noexcept {
     return {loads_.load(), attempts_.load(), refused_.load(), waits_.load(), stayed_.load()};
@@ -163,7 +195,8 @@ class module_core {
       serving = request_ticket_;
       running_ticket_ = serving;
     }
-    reload_outcome outcome = swap_in(std::chrono::steady_clock::now() + options_.safe_point_timeout);
+    reload_outcome outcome =
+        swap(deadline_after(options_.safe_point_timeout), complete_limit());
     {
       std::lock_guard lock(request_mutex_);
       done_ticket_ = serving;
@@ -177,21 +210,32 @@ class module_core {
   /// Loads the file again now, from a thread that is not inside the library.
   reload_outcome reload_now() {
     pending_.store(false);
-    reload_outcome outcome = swap_in(std::chrono::steady_clock::now() + options_.safe_point_timeout);
+    reload_outcome outcome =
+        swap(deadline_after(options_.safe_point_timeout), complete_limit());
     if (options_.on_reload) options_.on_reload(outcome);
     return outcome;
   }
 
   /// A request from the supervisor (or any thread): swap at the next safe point, by `deadline`.
+  /// Fails at once after `close()`; the destructor waits for the calls in progress.
   reload_outcome reload_by(std::chrono::steady_clock::time_point deadline) noexcept {
     const auto start = std::chrono::steady_clock::now();
     try {
+      std::unique_lock lock(request_mutex_);
+      if (closing_) return {false, "the module is being destroyed"};
+      const request_scope scope(*this, lock);
       if (options_.mode == swap_mode::automatic) {
-        reload_outcome outcome = swap_in(deadline);
-        if (options_.on_reload) options_.on_reload(outcome);
+        lock.unlock();
+        // A build still being written may take complete_timeout, but not past the request's
+        // deadline: the answer is then "not complete", not the supervisor's "no answer".
+        load_limit limit = complete_limit();
+        if (deadline < limit.deadline) {
+          limit = {deadline, std::chrono::round<std::chrono::milliseconds>(deadline - start)};
+        }
+        reload_outcome outcome = swap(deadline, limit);
+        notify(outcome);
         return outcome;
       }
-      std::unique_lock lock(request_mutex_);
       const std::uint64_t ticket = ++request_ticket_;
       pending_.store(true, std::memory_order_release);
       const auto served = [&] { return done_ticket_ >= ticket || closing_; };
@@ -199,18 +243,21 @@ class module_core {
         // A sync() that already took this request is finishing: its result is the answer.
         if (running_ticket_ >= ticket) request_done_.wait(lock, served);
       }
-      if (closing_ && done_ticket_ < ticket) return {false, "the module handle was destroyed"};
+      if (closing_ && done_ticket_ < ticket) return {false, "the module is being destroyed"};
       if (done_ticket_ >= ticket) return request_result_;
       const auto waited = std::chrono::round<std::chrono::milliseconds>(deadline - start);
       return {false, "no safe point within " + std::to_string(waited.count()) +
                          " ms: call sync() in the app's loop, or use swap_mode::automatic"};
-    } catch (const std::exception& e) {
-      return {false, std::string("reload failed: ") + e.what()};
+    } catch (const std::exception& e) {  // no member from here: the handle may be gone
+      return {false, std::string("the reload failed: ") + e.what()};
+    } catch (...) {
+      return {false, "the reload failed: an exception that is not a std::exception"};
     }
   }
 
  private:
   struct image {
+    pid_t loaded_by = 0;  // a forked child leaves its parent's copies alone
     void* handle = nullptr;
     std::string copy{};
     const module_descriptor* descriptor = nullptr;
@@ -243,7 +290,7 @@ class module_core {
       core.gate_closed_.store(true, std::memory_order_seq_cst);
       closed = true;
       for (int spins = 0; core.calls_inside_.load(std::memory_order_seq_cst) != 0; ++spins) {
-        if (std::chrono::steady_clock::now() >= deadline) {
+        if (std::chrono::steady_clock::now() >= deadline || core.closing_) {
           open();
           return false;
         }
@@ -268,11 +315,95 @@ class module_core {
     static_cast<std::string*>(context)->append(data, size);
   }
 
-  void warn(const std::string& text) const {
-    if (options_.on_warning) {
-      options_.on_warning(text);
-    } else {
-      std::fprintf(stderr, "hmr: %s\n", text.c_str());
+  // Counts a reload_by() in progress (under request_mutex_), so that the destructor waits for it.
+  // `lock` holds request_mutex_ at construction and is destroyed after the scope.
+  struct request_scope {
+    module_core& core;
+    std::unique_lock<std::mutex>& lock;
+    request_scope(module_core& c, std::unique_lock<std::mutex>& l) noexcept : core(c), lock(l) {
+      ++core.requests_inside_;
+    }
+    ~request_scope() {
+      if (!lock.owns_lock()) lock.lock();
+      --core.requests_inside_;
+      core.request_done_.notify_all();  // under the lock: the destructor may be waiting
+    }
+    request_scope(const request_scope&) = delete;
+    request_scope& operator=(const request_scope&) = delete;
+  };
+
+  // The user's on_warning, or a line on stderr; never throws.
+  void warn(const std::string& text) const noexcept {
+    try {
+      if (options_.on_warning) {
+        options_.on_warning(text);
+        return;
+      }
+    } catch (...) {
+    }
+    std::fprintf(stderr, "hmr: %s\n", text.c_str());
+  }
+
+  // on_reload on a thread that is not the app's (the watch's, the supervisor's): what it
+  // throws becomes a warning.
+  void notify(const reload_outcome& outcome) const noexcept {
+    try {
+      if (options_.on_reload) options_.on_reload(outcome);
+    } catch (const std::exception& e) {
+      warn("the on_reload callback for " + path_ + " threw: " + e.what());
+    } catch (...) {
+      warn("the on_reload callback for " + path_ + " threw an exception that is not a std::exception");
+    }
+  }
+
+  // Runs a module hook; what it threw (empty when it returned).
+  static std::string run_hook(void (*hook)()) {
+    if (hook == nullptr) return {};
+    try {
+      hook();
+      return {};
+    } catch (const std::exception& e) {
+      return std::string("threw: ") + e.what();
+    } catch (...) {
+      return "threw an exception that is not a std::exception";
+    }
+  }
+
+  // The destructor's work (also for a constructor whose on_reload threw).
+  void shutdown() noexcept {
+    close();
+    if (owner_ != ::getpid()) {  // a forked child: the thread, the copies and the hooks are the parent's
+      if (watch_thread_.joinable()) watch_thread_.detach();
+      return;
+    }
+    stop_watch();
+    {
+      std::unique_lock lock(request_mutex_);
+      request_done_.wait(lock, [&] { return requests_inside_ == 0; });
+    }
+    std::lock_guard lock(load_mutex_);
+    if (current_.handle == nullptr) return;
+    api_.store(nullptr);
+    if (std::string why = run_hook(current_.descriptor->on_unload); !why.empty()) {
+      warn("the on_unload hook of " + path_ + " " + why + " (unloaded anyway)");
+    }
+    retire(current_);
+  }
+
+  // Waiting for a complete image: complete_timeout from now.
+  [[nodiscard]] load_limit complete_limit() const noexcept {
+    return {deadline_after(options_.complete_timeout), options_.complete_timeout};
+  }
+
+  // swap_in, with whatever it throws (memory, say) turned into a failed outcome.
+  reload_outcome swap(std::chrono::steady_clock::time_point safe_deadline,
+                      load_limit load) noexcept {
+    try {
+      return swap_in(safe_deadline, load);
+    } catch (const std::exception& e) {
+      return failed("the reload of " + path_ + " failed: " + e.what());
+    } catch (...) {
+      return failed("the reload of " + path_ + " failed: an exception that is not a std::exception");
     }
   }
 
@@ -290,8 +421,8 @@ class module_core {
   // Makes a shadow copy of a complete image: every ELF part within the file, and the file
   // unchanged across the copy. Waits (inotify) while it is being written. Answers at once,
   // without a copy, when the file is the one that failed last time.
-  reload_outcome copy_image(std::string& copy, file_identity& id, bool& unchanged_failure) {
-    const auto deadline = std::chrono::steady_clock::now() + options_.complete_timeout;
+  reload_outcome copy_image(std::string& copy, file_identity& id, bool& unchanged_failure,
+                            load_limit limit) {
     std::optional<file_events> events;
     std::string reason;
     for (;;) {
@@ -320,9 +451,10 @@ class module_core {
         waits_.fetch_add(1);
         continue;
       }
-      if (!events->wait(deadline, wake_.fd())) {
+      if (!events->wait(limit.deadline, wake_.fd())) {
+        if (closing_) return failed("the module is being destroyed");
         return failed("the image " + path_ + " is not complete after " +
-                      std::to_string(options_.complete_timeout.count()) + " ms: " + reason);
+                      std::to_string(limit.budget.count()) + " ms: " + reason);
       }
     }
   }
@@ -383,7 +515,7 @@ class module_core {
 
   void discard(image& img) {
     dl_close(img.handle);
-    ::unlink(img.copy.c_str());
+    if (img.loaded_by == ::getpid()) ::unlink(img.copy.c_str());
     img = {};
   }
 
@@ -407,19 +539,28 @@ class module_core {
            "-fno-gnu-unique (hmr_add_module does) and avoid thread_local objects with "
            "destructors in it; until then every reload leaks one image.");
     }
-    ::unlink(old.copy.c_str());
+    if (old.loaded_by == ::getpid()) ::unlink(old.copy.c_str());  // not a forked parent's copy
     old = {};
   }
 
   // The whole swap: read, copy, dlopen, check, save/check/restore slots, hooks, publish,
   // retire the old version. Never leaves the old version half-replaced.
-  reload_outcome swap_in(std::chrono::steady_clock::time_point safe_deadline) {
+  reload_outcome swap_in(std::chrono::steady_clock::time_point safe_deadline,
+                         load_limit load) {
     const auto start = std::chrono::steady_clock::now();
     std::lock_guard load_lock(load_mutex_);
+    if (!shadow_ || shadow_->owner() != ::getpid()) {  // none yet, or a forked parent's
+      std::string error;
+      auto made = shadow_directory::acquire(error);
+      if (!made) return failed("cannot load " + path_ + ": " + error);
+      std::lock_guard lock(status_mutex_);
+      shadow_ = std::move(made);
+    }
     file_identity id;
     image next;
+    next.loaded_by = ::getpid();
     bool unchanged_failure = false;
-    if (reload_outcome r = copy_image(next.copy, id, unchanged_failure); !r.ok) {
+    if (reload_outcome r = copy_image(next.copy, id, unchanged_failure, load); !r.ok) {
       if (!unchanged_failure) return r;
       refused_.fetch_add(1);
       return failed(failed_reason_ + " (the file has not changed since; not retried until it does)");
@@ -446,6 +587,7 @@ class module_core {
     gate_guard gate{*this};
     if (options_.mode == swap_mode::automatic && !gate.close(safe_deadline)) {
       discard(next);
+      if (closing_) return failed("the module is being destroyed");
       const auto waited = std::chrono::round<std::chrono::milliseconds>(safe_deadline - start);
       return failed("no safe point within " + std::to_string(waited.count()) +
                     " ms: a call stayed inside the library (swap_mode::automatic waits for "
@@ -477,8 +619,25 @@ class module_core {
       }
     }
     image old = std::exchange(current_, next);
-    if (old.handle != nullptr && old.descriptor->on_unload != nullptr) old.descriptor->on_unload();
-    if (current_.descriptor->on_load != nullptr) current_.descriptor->on_load();
+    if (old.handle != nullptr) {
+      if (std::string why = run_hook(old.descriptor->on_unload); !why.empty()) {
+        warn("the on_unload hook of the previous version of " + path_ + " " + why + " (the swap went on)");
+      }
+    }
+    if (std::string why = run_hook(current_.descriptor->on_load); !why.empty()) {
+      // Undone: the old version's slots were only read, so it comes back as it was; its
+      // on_unload has run, so its on_load runs again.
+      image refused = std::exchange(current_, old);
+      if (current_.handle != nullptr) {
+        if (std::string again = run_hook(current_.descriptor->on_load); !again.empty()) {
+          warn("the on_load hook of the previous version of " + path_ + " " + again +
+               " when it came back (it stays in place)");
+        }
+      }
+      discard(refused);
+      return remember(id, "the on_load hook of the new version of " + path_ + " " + why +
+                              (current_.handle != nullptr ? " (the previous version stays)" : ""));
+    }
     api_.store(current_.descriptor->api, std::memory_order_release);
     gate.open();
 
@@ -492,9 +651,8 @@ class module_core {
   }
 
   void start_watch() {
-    wake_.open();
     auto events = std::make_unique<file_events>(directory_, name_);
-    if (events->fd() < 0) {
+    if (events->fd() < 0 || wake_.fd() < 0) {
       warn("cannot watch " + directory_ + " (inotify unavailable): reload() it by hand");
       return;
     }
@@ -507,8 +665,7 @@ class module_core {
         if (options_.mode == swap_mode::sync) {
           pending_.store(true, std::memory_order_release);
         } else {
-          reload_outcome outcome = swap_in(std::chrono::steady_clock::now() + options_.safe_point_timeout);
-          if (options_.on_reload) options_.on_reload(outcome);
+          notify(swap(deadline_after(options_.safe_point_timeout), complete_limit()));
         }
       }
     });
@@ -522,7 +679,8 @@ class module_core {
   std::string path_, directory_, name_, stem_;
   module_options options_;
   api_expectation expected_;
-  std::shared_ptr<shadow_directory> shadow_;
+  pid_t owner_;                                // the process that made the handle
+  std::shared_ptr<shadow_directory> shadow_{};  // set under load_mutex_ and status_mutex_
 
   std::mutex load_mutex_;                  // one swap at a time; guards current_ and the failure
   image current_{};
@@ -541,7 +699,8 @@ class module_core {
   std::condition_variable request_done_;
   std::uint64_t request_ticket_ = 0, running_ticket_ = 0, done_ticket_ = 0;
   reload_outcome request_result_{};
-  bool closing_ = false;
+  std::uint64_t requests_inside_ = 0;      // reload_by() calls in progress
+  std::atomic<bool> closing_{false};       // set under request_mutex_ by close()
 
   std::atomic<std::uint64_t> loads_{0}, attempts_{0}, refused_{0}, waits_{0}, stayed_{0};
   wake_signal wake_;
@@ -586,15 +745,20 @@ class module_call {
 template <class Api>
 class module final : public reloadable {
  public:
-  /// Loads `path` now (check `loaded()`); a failure leaves the handle empty, and a watching
-  /// handle loads the file when it changes.
+  /// Loads `path` now (check `loaded()`); a failure leaves the handle empty (never throws for
+  /// it), and a watching handle loads the file when it changes.
   explicit module(std::string path, module_options options = {})
       : core_(std::move(path), std::move(options),
               {detail::abi_version_of<Api>(), sizeof(Api), detail::type_name<Api>()}) {
     registration_ = runtime::instance().add_reloadable(*this);
   }
-  /// Unregisters, stops the watch, calls the module's on_unload hook and unloads it.
-  ~module() override { registration_.reset(); }
+  /// Fails pending reload requests, unregisters, stops the watch, calls the module's
+  /// on_unload hook and unloads it. In a forked child it only forgets (the parent's copies,
+  /// directory and hooks stay untouched).
+  ~module() override {
+    core_.close();
+    registration_.reset();
+  }
   module(const module&) = delete;
   module& operator=(const module&) = delete;
 

@@ -230,7 +230,8 @@ class persistent {
 
 /// Registers the module's load and unload hooks (one object per module; either may be
 /// nullptr). `on_load` runs after the previous version's slots were restored, before the
-/// host calls in; `on_unload` runs before the module is replaced or unloaded.
+/// host calls in; `on_unload` runs before the module is replaced or unloaded. A throwing
+/// `on_load` undoes the swap (the previous version stays); a throwing `on_unload` is a warning.
 ///
 /// @code
 ///   static void start() { /* reopen what the old version closed */ }

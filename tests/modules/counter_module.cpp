@@ -5,8 +5,11 @@
 //   HMR_TEST_ABI=N         another ABI version of test_api
 //   HMR_TEST_UNIQUE        a template static member: STB_GNU_UNIQUE when built by g++
 //                          without -fno-gnu-unique, which keeps the image loaded
+//   HMR_TEST_THROW_ON_LOAD    on_load throws std::runtime_error("on_load refuses")
+//   HMR_TEST_THROW_ON_UNLOAD  on_unload throws an int (not a std::exception)
 #include <hmr/module_api.hpp>
 
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -48,8 +51,17 @@ static std::uint64_t increment() { return ++*counter; }
 static hmr::persistent<std::vector<std::string>> log_slot{"log"};
 static hmr::persistent<std::uint64_t> loads_slot{"loads"};
 
+#ifdef HMR_TEST_THROW_ON_LOAD
+static void on_load() { throw std::runtime_error("on_load refuses"); }
+#else
 static void on_load() { ++*loads_slot; }
+#endif
+#ifdef HMR_TEST_THROW_ON_UNLOAD
+static void on_unload() { throw 42; }
+static hmr::module_hooks hooks{&on_load, &on_unload};
+#else
 static hmr::module_hooks hooks{&on_load, nullptr};
+#endif
 
 // Exported and interposable: with RTLD_GLOBAL a new version would call the old one's.
 extern "C" __attribute__((visibility("default"))) int hmr_test_helper() { return HMR_TEST_VERSION; }

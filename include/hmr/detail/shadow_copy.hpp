@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -16,9 +17,11 @@
 #include <sys/inotify.h>
 #endif
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <climits>
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
@@ -138,27 +141,36 @@ struct snapshot_result {
 
 /// The process's private directory of shadow copies: `hmr-modules-<pid>-XXXXXX` under
 /// $TMPDIR (or /tmp), created on first use, shared by every module handle, removed when the
-/// last handle lets go of it (and at exit). Stale directories of dead processes of the
-/// same user are removed when a new one is created.
+/// last handle lets go of it (and at exit). The owner holds an flock on `.lock` inside it for
+/// its whole life; a new directory's creator removes the directories of the same user whose
+/// lock nobody holds. Only the creating process removes it: a forked child never does.
 class shadow_directory {
  public:
-  /// The directory, created (or shared) now; throws std::system_error when it cannot be made.
-  static std::shared_ptr<shadow_directory> acquire() {
+  /// The directory, created (or shared) now; nullptr with `error` set when it cannot be made.
+  /// A forked child gets a directory of its own, never its parent's.
+  static std::shared_ptr<shadow_directory> acquire(std::string& error) {
     registry& r = the_registry();
     std::lock_guard lock(r.mutex);
-    if (auto existing = r.current.lock()) return existing;
+    auto existing = r.current.lock();
+    if (existing && existing->owner_ == ::getpid()) return existing;
     auto made = std::shared_ptr<shadow_directory>(new shadow_directory());
+    if (made->path_.empty()) {
+      error = std::move(made->error_);
+      return nullptr;
+    }
     r.current = made;
     r.path = made->path_;
+    r.owner = made->owner_;
     return made;
   }
 
   shadow_directory(const shadow_directory&) = delete;
   shadow_directory& operator=(const shadow_directory&) = delete;
-  /// Removes the directory and whatever is left in it.
+  /// Removes the directory and whatever is left in it (in its creator only).
   ~shadow_directory() {
+    if (path_.empty() || owner_ != ::getpid()) return;  // a forked child forgets it
     std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
+    std::filesystem::remove_all(path_, ec);  // still holding the lock
     registry& r = the_registry();
     std::lock_guard lock(r.mutex);
     if (r.path == path_) r.path.clear();
@@ -166,6 +178,8 @@ class shadow_directory {
 
   /// The directory's path.
   [[nodiscard]] const std::string& path() const noexcept { return path_; }
+  /// The process that created it.
+  [[nodiscard]] pid_t owner() const noexcept { return owner_; }
 
   /// Copies `source` to a name never used before (`<stem>.<n>.so`) and checks that the
   /// source did not change meanwhile (same identity through its descriptor and its path).
@@ -205,8 +219,10 @@ class shadow_directory {
     return out;
   }
 
-  /// Removes stale `hmr-modules-<pid>-*` directories in `parent` whose process is gone and
-  /// which belong to this user.
+  /// Removes the `hmr-modules-<pid>-*` directories in `parent` that belong to this user and
+  /// whose `.lock` nobody holds (an flock works across PID namespaces sharing the directory,
+  /// unlike the pid in the name). A directory without `.lock` (its owner died before making
+  /// it) goes when its process is gone and it is more than a minute old.
   static void remove_stale(const std::string& parent) noexcept {
     std::error_code ec;
     for (std::filesystem::directory_iterator it(parent, ec), end; !ec && it != end; it.increment(ec)) {
@@ -221,8 +237,17 @@ class shadow_directory {
           st.st_uid != ::getuid()) {
         continue;
       }
-      if (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) {
-        std::error_code ignored;
+      std::error_code ignored;
+      const unique_fd lock(::open((it->path() / ".lock").c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+      const int open_error = lock ? 0 : errno;
+      if (lock) {
+        if (::flock(lock.get(), LOCK_EX | LOCK_NB) == 0) std::filesystem::remove_all(it->path(), ignored);
+        continue;  // locked: its owner lives, in this PID namespace or another
+      }
+      const auto age = std::chrono::system_clock::now().time_since_epoch() -
+                       std::chrono::nanoseconds(to_ns(st.st_mtim));
+      if (open_error == ENOENT && age > std::chrono::minutes(1) && ::kill(static_cast<pid_t>(pid), 0) != 0 &&
+          errno == ESRCH) {
         std::filesystem::remove_all(it->path(), ignored);
       }
     }
@@ -233,8 +258,9 @@ class shadow_directory {
     std::mutex mutex;
     std::weak_ptr<shadow_directory> current;
     std::string path;  // removed at exit if a handle was never destroyed
+    pid_t owner = 0;   // the process that made it (a forked child's exit leaves it alone)
     ~registry() {
-      if (!path.empty()) {
+      if (!path.empty() && owner == ::getpid()) {
         std::error_code ec;
         std::filesystem::remove_all(path, ec);
       }
@@ -245,19 +271,36 @@ class shadow_directory {
     return r;
   }
 
-  shadow_directory() {
+  // Makes the directory and takes its lock; on failure path_ is empty and error_ says why.
+  shadow_directory() : owner_(::getpid()) {
     const char* tmp = std::getenv("TMPDIR");
     const std::string parent = tmp != nullptr && *tmp != '\0' ? tmp : "/tmp";
     remove_stale(parent);
-    std::string pattern = parent + "/hmr-modules-" + std::to_string(::getpid()) + "-XXXXXX";
+    std::string pattern = parent + "/hmr-modules-" + std::to_string(owner_) + "-XXXXXX";
     if (::mkdtemp(pattern.data()) == nullptr) {
-      throw std::system_error(errno, std::generic_category(),
-                              "hmr::module: cannot create a private directory in " + parent);
+      const int err = errno;
+      error_ = "cannot create a private directory for shadow copies in " + parent + " (" +
+               errno_text(err) + "): set TMPDIR to a writable directory";
+      return;
+    }
+    // Locked before it gets its name, so a sweeper never sees an unlocked .lock of ours.
+    lock_.reset(::open((pattern + "/.lock.new").c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+    if (!lock_ || ::flock(lock_.get(), LOCK_EX) != 0 ||
+        ::rename((pattern + "/.lock.new").c_str(), (pattern + "/.lock").c_str()) != 0) {
+      const int err = errno;
+      error_ = "cannot lock the private directory " + pattern + " (" + errno_text(err) +
+               "): set TMPDIR to a writable local directory";
+      std::error_code ec;
+      std::filesystem::remove_all(pattern, ec);
+      return;
     }
     path_ = pattern;
   }
 
-  std::string path_;
+  pid_t owner_;
+  std::string path_{};
+  std::string error_{};
+  unique_fd lock_{};  // the flock, held (and shared with forked children) until destruction
 };
 
 /// dlopen(path, RTLD_NOW | RTLD_LOCAL); nullptr with `error` set to the dlerror text.
@@ -336,7 +379,8 @@ class file_events {
     for (;;) {
       const auto now = std::chrono::steady_clock::now();
       if (now >= deadline) return false;
-      const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - now).count();
+      const auto left = std::min<std::chrono::milliseconds::rep>(
+          std::chrono::ceil<std::chrono::milliseconds>(deadline - now).count(), INT_MAX);
       if (!fd_) {
         ::poll(nullptr, 0, static_cast<int>(left < 5 ? left : 5));
         return true;
