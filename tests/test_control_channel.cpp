@@ -12,6 +12,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "hmr_catch.hpp"
@@ -119,7 +120,7 @@ TEST_CASE("control channel: every message round-trips, extremes included", "[con
       control_hello{2147483647, -2147483647 - 1},
       control_ready{},
       control_reload{},
-      control_reload{9223372036854775807ULL, {"", "/x y/z", std::string("nul\0in", 6)}, {}, -1ms},
+      control_reload{9223372036854775807ULL, {"", "/x y/z", std::string("nul\0in", 6)}, {}, 3600000ms},
       control_reload{1, {}, {"a", "b", "c"}, 0ms},
       control_reload_result{},
       control_reload_result{9223372036854775807ULL, true, "kept", {"m"}, -3us},
@@ -134,6 +135,31 @@ TEST_CASE("control channel: every message round-trips, extremes included", "[con
     REQUIRE(back.has_value());
     CHECK(*back == m);
   }
+}
+
+TEST_CASE("control channel: a reload's timeout_ms is clamped to [0, 1 h]", "[control]") {
+  struct row {
+    std::string timeout;
+    std::chrono::milliseconds expected;
+  };
+  const std::vector<row> rows = {
+      {"0", 0ms},
+      {"1", 1ms},
+      {"3600000", 3600000ms},
+      {"3600001", 3600000ms},
+      {"9223372036854775807", 3600000ms},
+      {"-1", 0ms},
+      {"-9223372036854775808", 0ms},
+  };
+  for (const row& r : rows) {
+    CAPTURE(r.timeout);
+    const auto m = decode(R"({"type":"reload","id":1,"timeout_ms":)" + r.timeout + "}");
+    REQUIRE(m.has_value());
+    const auto* reload = std::get_if<control_reload>(&*m);
+    REQUIRE(reload != nullptr);
+    CHECK(reload->timeout == r.expected);
+  }
+  CHECK(hmr::detail::control_max_timeout == 3600000ms);
 }
 
 TEST_CASE("control channel: decoding the documented lines, with defaults and extras", "[control]") {
@@ -329,4 +355,49 @@ TEST_CASE("control channel: a socketpair whose ends are close-on-exec", "[contro
   CHECK_FALSE(hmr::detail::is_stream_socket(pipe_fds[0]));  // not a socket
   ::close(pipe_fds[0]);
   ::close(pipe_fds[1]);
+  // A stream socket, but not AF_UNIX (TCP), and an AF_UNIX socket that is not a stream.
+  for (const auto& [domain, type] : {std::pair{AF_INET, SOCK_STREAM}, std::pair{AF_UNIX, SOCK_DGRAM}}) {
+    CAPTURE(domain);
+    CAPTURE(type);
+    const int fd = ::socket(domain, type | SOCK_CLOEXEC, 0);
+    REQUIRE(fd >= 0);
+    CHECK_FALSE(hmr::detail::is_stream_socket(fd));
+    ::close(fd);
+  }
+}
+
+TEST_CASE("control channel: a peer that never reads: send gives up after its timeout", "[control]") {
+  auto pair = hmr::detail::make_control_socketpair();
+  REQUIRE(pair.has_value());
+  // The supervisor's end with a short send timeout; nothing reads the app's end yet.
+  control_endpoint supervisor{pair->supervisor_fd, {}, {}, 20ms};
+  const control_file_modified big{{std::string(100000, 'p')}};
+  hmr::detail::control_send outcome = hmr::detail::control_send::sent;
+  int sent = 0;
+  while (sent < 1000 && outcome == hmr::detail::control_send::sent) {
+    outcome = supervisor.send_message(big);
+    sent += outcome == hmr::detail::control_send::sent;
+  }
+  CHECK(outcome == hmr::detail::control_send::timed_out);
+  CHECK(sent < 1000);
+  CHECK_FALSE(supervisor.send(control_ready{}));  // still full: false, not a hang
+  // Once the app reads, what was sent whole arrives; a line cut by the timeout is dropped
+  // and the next message arrives intact.
+  inbox app_inbox;
+  control_endpoint app{pair->child_fd, app_inbox.on_message(), app_inbox.on_closed()};
+  for (int i = 0; i < sent; ++i) {
+    CAPTURE(i);
+    const auto m = app_inbox.next();
+    REQUIRE(m.has_value());
+    CHECK(*m == control_message{big});
+  }
+  std::optional<control_message> last;
+  for (int tries = 0; tries < 1000; ++tries) {
+    const auto o = supervisor.send_message(control_hello{1, 5});
+    if (o == hmr::detail::control_send::sent) break;
+    REQUIRE(o == hmr::detail::control_send::timed_out);  // the reader is catching up
+  }
+  last = app_inbox.next();
+  REQUIRE(last.has_value());
+  CHECK(*last == control_message{control_hello{1, 5}});
 }

@@ -23,6 +23,7 @@
 #include <hmr/detail/content_hash.hpp>
 #include <hmr/detail/control_channel.hpp>
 #include <mutex>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <variant>
@@ -68,7 +69,8 @@ std::string joined(const std::vector<std::string>& items) {
 }
 
 /// The app: flags nohello, refuse, silent, crash_reload, crash_start_gen2, ready_first,
-/// late_hello (says hello only after SIGUSR1).
+/// late_hello (says hello only after SIGUSR1), deaf (says hello and ready, then never
+/// reads its channel).
 [[noreturn]] void run_app(const std::string flags) {
   sigset_t usr1;
   sigemptyset(&usr1);
@@ -87,6 +89,13 @@ std::string joined(const std::vector<std::string>& items) {
   }
   const int fd = std::atoi(fd_text);
   say(std::string("app fd is a socket: ") + (ctl::is_stream_socket(fd) ? "yes" : "no"));
+  if (has_flag(flags, "deaf")) {  // a program stuck in a callback: its channel fills up
+    const std::string lines = ctl::encode(ctl::control_hello{.pid = static_cast<int>(::getpid())}) + "\n" +
+                              ctl::encode(ctl::control_ready{}) + "\n";
+    [[maybe_unused]] const auto n = ::write(fd, lines.data(), lines.size());
+    say("app started gen=" + gen);
+    for (;;) ::pause();  // until stopped
+  }
   std::atomic<ctl::control_endpoint*> self{nullptr};  // set once the endpoint exists
   ctl::control_endpoint endpoint{
       fd,
@@ -283,6 +292,10 @@ struct fixture {
   /// Rewrites the module with new content.
   void change_module(const std::string& content) { dir.write("build/libhandler.so", content); }
   std::string module_path() const { return fs::path(module).lexically_normal().string(); }
+  /// `relative` under the project (the watch root), as file_modified names it.
+  std::string abs(const std::string& relative) const {
+    return (fs::absolute(dir.path) / relative).lexically_normal().string();
+  }
 };
 
 }  // namespace
@@ -340,7 +353,7 @@ TEST_CASE("hybrid: a changed module is reloaded in the running program", "[hybri
   CHECK(finished.cycle == 2);
   CHECK(finished.to_ready.has_value());  // the app said ready before it answered
   // The changes reach the app after the reload.
-  f.need_line("app file_modified src/handler.cpp,src/handler.hpp");
+  f.need_line("app file_modified " + f.abs("src/handler.cpp") + "," + f.abs("src/handler.hpp"));
   const auto ready2 = f.need_nth<hmr::events::program_ready>(2, "ready after the reload");
   CHECK(ready2.cycle == 2);
 
@@ -349,7 +362,7 @@ TEST_CASE("hybrid: a changed module is reloaded in the running program", "[hybri
     const auto none = f.need_nth<hmr::events::no_effect>(1, "no_effect");
     CHECK(none.reason == "the build outputs did not change");
     CHECK(none.cycle == 3);
-    f.need_line("app file_modified README.md");
+    f.need_line("app file_modified " + f.abs("README.md"));
   }
   SECTION("r (a manual reload without a build) reloads every module even when unchanged") {
     strategy.submit({.reason = hmr::cycle_reason::manual, .build = false});
@@ -383,7 +396,9 @@ TEST_CASE("hybrid: a reload that cannot apply restarts once, saying why", "[hybr
   const row r = GENERATE(values<row>({
       {"refuse", "slot 'counter' changed layout: size 8 -> 16"},
       {"silent", "no answer within 300 ms"},
-      {"nohello", "the program does not use hmr/runtime.hpp: restarting instead"},
+      {"nohello",
+       "the program has not said hello (it does not use hmr/runtime.hpp, or had not reached it within 300 ms "
+       "of its start): restarting instead"},
       {"crash_reload", "the program ended during the reload (SIGSEGV)"},
   }));
   CAPTURE(r.flags);
@@ -416,6 +431,71 @@ TEST_CASE("hybrid: a reload that cannot apply restarts once, saying why", "[hybr
   strategy.stop();
   const auto names_seen = names(f.log.snapshot());
   CHECK(std::count(names_seen.begin(), names_seen.end(), "process_start") == 2);
+}
+
+TEST_CASE("hybrid: a program that does not read its channel never blocks the strategy", "[hybrid]") {
+  fixture f("deaf");
+  f.options.reload_timeout = 300ms;
+  hmr::hybrid_strategy strategy{f.options};
+  f.start(strategy);
+  // A batch whose file_modified note (~800 KB) cannot fit in the socket's buffers: the
+  // send gives up after the reload timeout instead of blocking the strategy's thread.
+  hmr::cycle_request flood;
+  for (int i = 0; i < 8; ++i)
+    flood.batch.changes.push_back({.path = "assets/" + std::to_string(i) + std::string(100000, 'x')});
+  strategy.submit(flood);
+  CHECK(f.need_nth<hmr::events::no_effect>(1, "no_effect").cycle == 2);
+  // The reload request cannot be sent either: restart, saying why.
+  f.change_module("version 2\n");
+  strategy.submit(change({"src/handler.cpp"}));
+  const auto finished = f.need_nth<hmr::events::reload_finished>(1, "reload_end");
+  CHECK_FALSE(finished.success);
+  CHECK(finished.reason == "the program is not reading its control channel");
+  CHECK(finished.fallback == "restart");
+  CHECK(finished.cycle == 3);
+  CHECK(f.need_nth<hmr::events::process_started>(2, "the restart").reason ==
+        "src/handler.cpp changed (the program is not reading its control channel)");
+  f.need_line("app started gen=2");
+  strategy.stop();  // returns: nothing is stuck
+  CHECK(all<hmr::events::process_exited>(f.log.snapshot()).size() == 2);
+}
+
+TEST_CASE("strategy_core: an exception escaping a cycle is an error event, not the end", "[hybrid][core]") {
+  struct throwing_owner final : hmr::detail::cycle_owner {
+    std::mutex mutex{};
+    std::condition_variable changed{};
+    int cycles = 0;
+    void run_cycle(hmr::cycle_request request) override {
+      {
+        const std::lock_guard lock(mutex);
+        ++cycles;
+        changed.notify_all();
+      }
+      if (request.reason == hmr::cycle_reason::initial) throw std::runtime_error("boom");
+    }
+    void on_process_exit(std::uint64_t, const hmr::process_exit&) override {}
+    void on_stop() override { throw 42; }  // not even a std::exception
+  };
+  event_log log;
+  throwing_owner owner;
+  {
+    hmr::detail::strategy_core core{hmr::busy_policy::queue};
+    core.start(log.context(), owner);
+    core.submit(initial);
+    REQUIRE(log.wait_until([](const events_t& e) { return all<hmr::events::error>(e).size() == 1; }));
+    core.submit(change({"a.cpp"}));  // the thread goes on
+    {
+      std::unique_lock lock(owner.mutex);
+      CHECK(owner.changed.wait_for(lock, 20s, [&] { return owner.cycles == 2; }));
+    }
+    core.stop();
+  }
+  const auto errors = all<hmr::events::error>(log.snapshot());
+  REQUIRE(errors.size() == 2);
+  CHECK(errors[0].message == "the strategy failed in a cycle: boom");
+  CHECK(errors[0].hint == "hmr goes on; the next change starts a new cycle");
+  CHECK_FALSE(errors[0].fatal);
+  CHECK(errors[1].message == "the strategy failed in stopping the program (an unknown exception)");
 }
 
 TEST_CASE("hybrid: a save just after a start waits for the program's hello, then reloads", "[hybrid]") {
@@ -526,7 +606,7 @@ TEST_CASE("hybrid without a build: a changed module file reloads, anything else 
   strategy.submit(module_change);
   CHECK(f.need_nth<hmr::events::reload_finished>(1, "reload").success);
   f.need_line("app reload id=1 modules=" + f.module_path() + " changed=libhandler.so timeout=2000");
-  f.need_line("app file_modified libhandler.so");
+  f.need_line("app file_modified " + f.module_path());  // absolute: its root is known
   hmr::cycle_request same_name_elsewhere;  // src/libhandler.so is not the module
   same_name_elsewhere.batch.changes = {{.path = "libhandler.so", .root = 0}};
   strategy.submit(same_name_elsewhere);
@@ -577,7 +657,7 @@ TEST_CASE("hybrid with a program on hmr/runtime.hpp: reload, file_modified, refu
   CHECK(ok.success);
   CHECK(ok.modules == std::vector<std::string>{f.module_path()});
   f.need_line("runtime app reloaded " + f.module_path() + " for src/handler.cpp");
-  f.need_line("runtime app file_modified src/handler.cpp");
+  f.need_line("runtime app file_modified " + f.abs("src/handler.cpp"));
   f.change_module("refuse\n");
   strategy.submit(change({"src/handler.cpp"}));
   const auto refused = f.need_nth<hmr::events::reload_finished>(2, "the refusal");

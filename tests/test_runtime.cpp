@@ -310,6 +310,34 @@ TEST_CASE("runtime: reload requests reach the registered modules", "[runtime]") 
   CHECK(reloaded == 2);
 }
 
+TEST_CASE("runtime: a reload's timeout_ms is clamped to [0, 1 h]: no overflow, no instant deadline",
+          "[runtime]") {
+  app_run app{"serve"};
+  app.expect_hello_and_ready();
+  const std::string good = app.module_dir + "/libgood.so";
+  const std::string registered = app.module_dir + "/sub/../libgood.so";
+  // INT64_MAX ms: unclamped, now + timeout would overflow into a deadline in the past.
+  REQUIRE(app.channel->send_raw(R"({"type":"reload","id":1,"modules":[")" + good +
+                                R"("],"timeout_ms":9223372036854775807})" + "\n"));
+  auto m = app.log.next();
+  REQUIRE(m.has_value());
+  const auto* result = std::get_if<hmr::detail::control_reload_result>(&*m);
+  REQUIRE(result != nullptr);
+  CHECK(result->id == 1);
+  CHECK(result->ok);
+  CHECK(app.log.wait_line("out: reload " + registered + " before deadline"));
+  // A negative timeout is 0: the deadline has passed when the module is asked.
+  REQUIRE(app.channel->send_raw(R"({"type":"reload","id":2,"modules":[")" + good +
+                                R"("],"timeout_ms":-5})" + "\n"));
+  m = app.log.next();
+  REQUIRE(m.has_value());
+  result = std::get_if<hmr::detail::control_reload_result>(&*m);
+  REQUIRE(result != nullptr);
+  CHECK(result->id == 2);
+  CHECK(app.log.wait_line("out: reload " + registered + " late"));
+  app.quit();
+}
+
 TEST_CASE("runtime: file_modified reaches the callbacks", "[runtime]") {
   app_run app{"serve"};
   app.expect_hello_and_ready();
@@ -512,6 +540,32 @@ TEST_CASE("runtime: destroying it closes the channel; subscriptions may outlive 
   CHECK(local.log.wait_closed());
   sub.reset();  // after the runtime: harmless
   CHECK_FALSE(bool(sub));
+}
+
+TEST_CASE("runtime: closing the channel while another thread calls ready() is safe", "[runtime]") {
+  // What the process-wide runtime's exit guard does while a worker still runs: the
+  // endpoint must stay alive (ASan/TSan would report a use after free or a race).
+  local_runtime local;
+  std::atomic<bool> go{false};
+  std::atomic<int> calls{0};
+  std::thread worker([&] {
+    go.store(true);
+    for (int i = 0; i < 2000; ++i) {
+      local.rt->ready();
+      calls.fetch_add(1);
+    }
+  });
+  while (!go.load()) std::this_thread::yield();
+  hmr::detail::runtime_access::close_channel(*local.rt);
+  CHECK_FALSE(local.rt->supervised());
+  CHECK(local.log.wait_closed());  // the supervisor sees EOF at once
+  worker.join();
+  CHECK(calls.load() == 2000);
+  local.rt->ready();                                    // after the close: nothing, no crash
+  hmr::detail::runtime_access::close_channel(*local.rt);  // idempotent
+  const std::lock_guard lock(local.log.mutex);
+  for (const control_message& m : local.log.messages)
+    CHECK(m == control_message{hmr::detail::control_ready{}});
 }
 
 TEST_CASE("runtime: an environment without HMR=1 is ignored entirely", "[runtime]") {

@@ -285,12 +285,23 @@ class hybrid_engine final : public engine_base {
     return hash_file(path);
   }
 
-  // Sends the batch's paths to a program that kept running (it speaks the protocol).
+  // Sends every path of the batch to a program that kept running (it speaks the
+  // protocol): absolute when its watch root is known. A program that does not read its
+  // channel costs at most the send timeout; the note is then dropped.
   void forward_changes(const change_batch& batch) {
     if (batch.empty() || !endpoint_ || !hello_ || closed_) return;
     control_file_modified note;
-    for (const file_change& change : batch) note.paths.push_back(change.path);
+    for (const file_change& change : batch) {
+      note.paths.push_back(change.root < roots_.size()
+                               ? (std::filesystem::path(roots_[change.root]) / change.path).lexically_normal().string()
+                               : change.path);
+    }
     endpoint_->send(note);
+  }
+
+  // The reload timeout in whole milliseconds (for messages and the channel).
+  std::chrono::milliseconds reload_timeout_ms() const {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(options_.reload_timeout);
   }
 
   // Asks the program to reload modules `which`; true when it did. Otherwise reports the
@@ -303,7 +314,7 @@ class hybrid_engine final : public engine_base {
       digests.push_back(digest_of(modules_[i]));
     }
     for (const file_change& change : request.batch) message.changed.push_back(change.path);
-    message.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(options_.reload_timeout);
+    message.timeout = std::min(reload_timeout_ms(), control_max_timeout);
     message.id = ++reload_ids_;
     core_.emit(events::reload_started{message.modules, cycle});
     const auto started = std::chrono::steady_clock::now();
@@ -319,9 +330,16 @@ class hybrid_engine final : public engine_base {
                              "the program ended during the reload (" + exit.status.describe() + ")");
       }
     }
+    if (!endpoint_) {
+      return reload_failed(request, cycle, message.modules, started,
+                           "the program has no control channel (see the error above): restarting instead");
+    }
     if (!hello_) {
       return reload_failed(request, cycle, message.modules, started,
-                           "the program does not use hmr/runtime.hpp: restarting instead");
+                           "the program has not said hello (it does not use hmr/runtime.hpp, or had not "
+                           "reached it within " +
+                               std::to_string(reload_timeout_ms().count()) +
+                               " ms of its start): restarting instead");
     }
     reload_id_ = message.id;
     result_.reset();
@@ -329,9 +347,12 @@ class hybrid_engine final : public engine_base {
     reload_started_ = started;
     ready_base_ = started;
     ready_cycle_ = cycle;
-    if (closed_ || !endpoint_->send(message)) {
+    const control_send sent = closed_ ? control_send::failed : endpoint_->send_message(message);
+    if (sent != control_send::sent) {
       reload_id_ = 0;
-      return reload_failed(request, cycle, message.modules, started, "the control channel is closed");
+      return reload_failed(request, cycle, message.modules, started,
+                           sent == control_send::timed_out ? "the program is not reading its control channel"
+                                                           : "the control channel is closed");
     }
     const auto margin = std::max<duration>(std::chrono::milliseconds(500), options_.reload_timeout / 4);
     const auto deadline = started + options_.reload_timeout + margin;
@@ -350,9 +371,7 @@ class hybrid_engine final : public engine_base {
       case task_wait::stopping:
         return false;
       case task_wait::timed_out:
-        why = "no answer within " +
-              std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(options_.reload_timeout).count()) +
-              " ms";
+        why = "no answer within " + std::to_string(reload_timeout_ms().count()) + " ms";
         break;
       case task_wait::exited: {
         const process_exit exit = end_child();
@@ -454,20 +473,28 @@ class hybrid_engine final : public engine_base {
     ready_base_ = spawn_time;
     spawned_at_ = spawn_time;
     ready_cycle_ = cycle;
+    closed_ = true;  // until the endpoint is up
     if (pair) {
       const std::uint64_t serial = ++serial_;
-      endpoint_ = std::make_unique<control_endpoint>(
-          pair->supervisor_fd,
-          [this, serial](control_message message) {
-            core_.post([this, serial, message = std::move(message)] { on_message(serial, message); });
-          },
-          [this, serial] {
-            core_.post([this, serial] {
-              if (serial == serial_) closed_ = true;
-            });
-          });
-    } else {
-      closed_ = true;
+      try {
+        // Sends give up after the reload timeout: a program stuck in a callback (its
+        // channel full) never blocks this thread, and Ctrl-C, for longer.
+        endpoint_ = std::make_unique<control_endpoint>(
+            pair->supervisor_fd,
+            [this, serial](control_message message) {
+              core_.post([this, serial, message = std::move(message)] { on_message(serial, message); });
+            },
+            [this, serial] {
+              core_.post([this, serial] {
+                if (serial == serial_) closed_ = true;
+              });
+            },
+            std::clamp(reload_timeout_ms(), std::chrono::milliseconds(1), control_max_timeout));
+        closed_ = false;
+      } catch (const std::exception& ex) {  // no thread could be started (the fd is closed)
+        core_.emit(events::error{std::string("cannot start the control channel's thread: ") + ex.what(),
+                                 "hot reload is off until the next restart", false});
+      }
     }
   }
 

@@ -4,6 +4,7 @@
 // The protocol: docs/control-channel.md.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <charconv>
 #include <chrono>
@@ -68,6 +69,7 @@ struct runtime_environment {
 class runtime;
 namespace detail {
 class runtime_core;
+struct runtime_access;
 }  // namespace detail
 
 /// A registration with the runtime (a callback or a reloadable); unsubscribes when
@@ -130,14 +132,20 @@ class runtime {
  public:
   /// The process-wide runtime, created on first use (it then sends `hello`). It removes
   /// `HMR_CONTROL_FD` from the environment so that programs the app starts do not take
-  /// the channel for theirs. Destroyed at exit: it stops and joins its thread (a reload in
-  /// progress may hold the exit up to the request's timeout).
+  /// the channel for theirs. At exit its channel is closed and its thread stopped and
+  /// joined (a reload in progress may hold the exit up to the request's timeout); the
+  /// object itself is never destroyed, so other threads may still call it (`ready()`
+  /// then does nothing).
   static runtime& instance() {
-    static runtime process_runtime{[] {
+    static runtime& process_runtime = *new runtime{[] {
       runtime_environment env = runtime_environment::from_process();
       if (env.hmr && !env.control_fd_text.empty()) ::unsetenv("HMR_CONTROL_FD");
       return env;
     }()};
+    static const struct exit_guard {
+      runtime& rt;
+      ~exit_guard() { rt.close_channel(); }
+    } at_exit{process_runtime};
     return process_runtime;
   }
 
@@ -148,8 +156,8 @@ class runtime {
   inline explicit runtime(runtime_environment env);
   runtime(const runtime&) = delete;
   runtime& operator=(const runtime&) = delete;
-  /// Stops and joins the channel thread and closes the channel. Must not run on the
-  /// channel thread (i.e. from a callback) except through `exit()`.
+  /// Closes the channel (`close_channel`). Must not run on the channel thread (i.e. from
+  /// a callback) except through `exit()`, nor while other threads use this object.
   inline ~runtime();
 
   /// True while the control channel works: `HMR=1`, a valid `HMR_CONTROL_FD`, and the
@@ -168,8 +176,10 @@ class runtime {
   /// When this start is a restart (`generation() > 1`), calls `callback(reason())` at once
   /// on the calling thread; otherwise never. The returned subscription is always empty.
   [[nodiscard]] inline subscription on_restart(std::function<void(std::string_view)> callback);
-  /// Calls `callback` with the paths of each `file_modified` message (files the
-  /// supervisor neither rebuilds nor reloads, e.g. assets), on the channel thread.
+  /// Calls `callback` with the paths of each `file_modified` message, on the channel
+  /// thread: every path of a change batch after a reload or a cycle with no effect (the
+  /// program kept running), the rebuilt sources included; absolute when the supervisor
+  /// knows its watch roots (the hmr CLI does), else relative to their watch root.
   [[nodiscard]] inline subscription on_file_modified(
       std::function<void(const std::vector<std::string>&)> callback);
   /// Tells the supervisor the program is serving. Each call sends one `ready` message.
@@ -179,6 +189,12 @@ class runtime {
   [[nodiscard]] inline subscription add_reloadable(reloadable& target);
 
  private:
+  /// Stops and joins the channel thread and shuts the channel down (the supervisor sees
+  /// EOF); the endpoint object stays alive as long as the core, so that a `ready()` on
+  /// another thread racing with this is harmless. Idempotent.
+  inline void close_channel() noexcept;
+  friend struct detail::runtime_access;
+
   runtime_environment env_;
   std::shared_ptr<detail::runtime_core> core_{};  // null when not supervised at start
 };
@@ -214,7 +230,8 @@ class runtime_core {
 
   std::atomic<bool> supervised{false};
   int owner = 0;                                 // the pid that created the channel
-  std::unique_ptr<control_endpoint> endpoint{};  // set before any message is handled
+  // Set before any message is handled; never reset (only disconnected) while the core lives.
+  std::unique_ptr<control_endpoint> endpoint{};
 
   /// Registers `e`; returns its id.
   std::uint64_t add(entry e) {
@@ -268,7 +285,7 @@ class runtime_core {
     return true;
   }
 
-  /// Sends `message` if the channel is up.
+  /// Sends `message` if the channel is up (any thread, even racing `close_channel`).
   bool send(const control_message& message) {
     return supervised.load() && endpoint && endpoint->send(message);
   }
@@ -303,7 +320,8 @@ class runtime_core {
   /// Performs a reload request and replies with its result.
   void handle_reload(const control_reload& request) {
     const auto start = std::chrono::steady_clock::now();
-    const auto deadline = start + request.timeout;
+    // decode() clamps timeout_ms to [0, 1 h]; clamped again for messages made otherwise.
+    const auto deadline = start + std::clamp(request.timeout, std::chrono::milliseconds(0), control_max_timeout);
     control_reload_result result{.id = request.id};
     auto targets = snapshot([](const entry& x) { return x.target != nullptr; });
     std::vector<std::string> files(targets.size());
@@ -431,11 +449,22 @@ inline runtime::runtime(runtime_environment env) : env_(std::move(env)) {
     core_->supervised.store(false);
 }
 
-inline runtime::~runtime() {
+namespace detail {
+/// Test access to the runtime's private parts.
+struct runtime_access {
+  /// `rt.close_channel()`, as the process-wide runtime's exit guard runs it.
+  static void close_channel(runtime& rt) noexcept { rt.close_channel(); }
+};
+}  // namespace detail
+
+inline runtime::~runtime() { close_channel(); }
+
+inline void runtime::close_channel() noexcept {
   if (core_ && core_->endpoint) {
     core_->supervised.store(false);
-    core_->endpoint->stop();  // joins the channel thread: no message is handled after this
-    core_->endpoint.reset();
+    // Joins the channel thread (no message is handled after this) and sends EOF. The
+    // endpoint is not destroyed: a thread in ready() may be inside its send().
+    core_->endpoint->disconnect();
   }
 }
 

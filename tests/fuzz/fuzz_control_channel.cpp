@@ -2,10 +2,14 @@
 // Properties (abort() on a violation):
 //  1. decode() of arbitrary bytes never crashes or throws; when it returns a message m,
 //     encode(m) is one line and decode(encode(m)) == m.
+//     A decoded reload's timeout is within [0, control_max_timeout] (no overflow later).
 //  2. For a message built from the input, decode(encode(m)) == m', where m' is m with each
-//     string as the JSON writer writes it (invalid UTF-8 -> U+FFFD; otherwise unchanged).
+//     string as the JSON writer writes it (invalid UTF-8 -> U+FFFD; otherwise unchanged)
+//     and a reload's timeout clamped to [0, 1 h]; also for a raw timeout_ms line.
 //  3. The line splitter, fed the input in pieces, delivers exactly the lines a simple
 //     reference (split at '\n', drop lines over the cap and the unterminated tail) gives.
+#include <algorithm>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -95,6 +99,7 @@ control_message normalised(control_message m) {
   if (auto* r = std::get_if<control_reload>(&m)) {
     r->modules = as_written(r->modules);
     r->changed = as_written(r->changed);
+    r->timeout = std::clamp(r->timeout, std::chrono::milliseconds(0), control_max_timeout);
   } else if (auto* r = std::get_if<control_reload_result>(&m)) {
     r->reason = as_written(r->reason);
     r->modules = as_written(r->modules);
@@ -117,12 +122,25 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string_view bytes(reinterpret_cast<const char*>(data), size);
 
   // 1. Arbitrary bytes.
-  if (const auto m = decode(bytes)) check_round_trip(*m, *m);
+  if (const auto m = decode(bytes)) {
+    if (const auto* r = std::get_if<control_reload>(&*m))
+      if (r->timeout.count() < 0 || r->timeout > control_max_timeout) std::abort();
+    check_round_trip(*m, *m);
+  }
 
   // 2. A message built from the bytes.
   input in{data, size};
   const control_message m = make_message(in);
   check_round_trip(m, normalised(m));
+  {  // Any integer timeout_ms, as text: clamped, never rejected.
+    input t{data, size};
+    const auto ms = static_cast<std::int64_t>(t.u64());
+    const auto r = decode(R"({"type":"reload","id":0,"timeout_ms":)" + std::to_string(ms) + "}");
+    if (!r) std::abort();
+    const auto* reload = std::get_if<control_reload>(&*r);
+    const std::int64_t want = ms < 0 ? 0 : std::min<std::int64_t>(ms, control_max_timeout.count());
+    if (reload == nullptr || reload->timeout.count() != want) std::abort();
+  }
 
   // 3. The splitter against a reference, with a small cap and the input cut in pieces.
   const std::size_t cap = size == 0 ? 4 : data[0] % 16;

@@ -119,9 +119,9 @@ inline content_digest hash_bytes(std::string_view bytes) noexcept {
 /// The digest of the file at `path`, read with read(2) in 256 KiB blocks; nothing when it
 /// cannot be opened or read (missing, a directory, no permission).
 inline std::optional<content_digest> hash_file(const std::string& path) {
+  std::vector<char> block(std::size_t{256} * 1024);  // before open: a throw leaks no fd
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return std::nullopt;
-  std::vector<char> block(std::size_t{256} * 1024);
   content_hasher h;
   std::uint64_t size = 0;
   for (;;) {

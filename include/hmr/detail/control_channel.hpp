@@ -13,6 +13,7 @@
 #include <sys/eventfd.h>
 #endif
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -43,6 +44,11 @@ inline constexpr int control_protocol = 1;
 /// The longest line either end accepts (1 MiB, without its '\n'); a longer line is
 /// dropped whole and reading resumes after its '\n'.
 inline constexpr std::size_t control_max_line = std::size_t{1} << 20;
+/// The longest reload timeout either end accepts (1 hour); `decode` clamps `timeout_ms`
+/// to [0, this], so that `now + timeout` cannot overflow.
+inline constexpr std::chrono::milliseconds control_max_timeout = std::chrono::hours(1);
+/// How long `control_endpoint::send` waits, by default, for a peer that does not read.
+inline constexpr std::chrono::milliseconds control_default_send_timeout = std::chrono::seconds(5);
 
 /// app -> supervisor: the runtime is up (sent when `hmr::runtime` is first used).
 struct control_hello {
@@ -63,7 +69,8 @@ struct control_reload {
   std::uint64_t id = 0;                ///< request id, echoed in the result (at most INT64_MAX)
   std::vector<std::string> modules{};  ///< absolute paths of the module files to reload
   std::vector<std::string> changed{};  ///< the source paths whose change caused it
-  std::chrono::milliseconds timeout{2000};  ///< how long the app may take ("timeout_ms")
+  /// How long the app may take ("timeout_ms"); `decode` clamps it to [0, 1 h].
+  std::chrono::milliseconds timeout{2000};
   /// Member-wise equality.
   friend bool operator==(const control_reload&, const control_reload&) = default;
 };
@@ -79,9 +86,12 @@ struct control_reload_result {
   friend bool operator==(const control_reload_result&, const control_reload_result&) = default;
 };
 
-/// supervisor -> app: files changed that no reload or restart handles (assets, data).
+/// supervisor -> app: every path of a change batch, after a reload or a cycle with no
+/// effect (the program kept running), so that it can reload assets.
 struct control_file_modified {
-  std::vector<std::string> paths{};  ///< the changed paths, relative to the watch root
+  /// The changed paths: absolute when the supervisor knows the watch roots (the hybrid
+  /// strategy with `watch_roots`, as the CLI sets it), else relative to their watch root.
+  std::vector<std::string> paths{};
   /// Member-wise equality.
   friend bool operator==(const control_file_modified&, const control_file_modified&) = default;
 };
@@ -175,7 +185,8 @@ inline std::string encode(const control_message& message) {
 /// The message in one line (a trailing "\n" or "\r\n" is allowed), or nullopt when the
 /// line is not a message of a known type: not JSON, not an object, no string `"type"`,
 /// an unknown type, a required member missing or a member of the wrong type. Unknown
-/// members are ignored; missing optional members take their defaults. Never throws.
+/// members are ignored; missing optional members take their defaults. A reload's
+/// `timeout_ms` is clamped to [0, `control_max_timeout`]. Never throws.
 inline std::optional<control_message> decode(std::string_view line) noexcept {
   using namespace control_json;
   try {
@@ -201,7 +212,8 @@ inline std::optional<control_message> decode(std::string_view line) noexcept {
       if (!read_integer(o, "id", m.id, true, 0) || !read_strings(o, "modules", m.modules) ||
           !read_strings(o, "changed", m.changed) || !read_integer(o, "timeout_ms", timeout, false))
         return std::nullopt;
-      m.timeout = std::chrono::milliseconds(timeout);
+      m.timeout = std::chrono::milliseconds(std::clamp<std::int64_t>(
+          timeout, 0, control_max_timeout.count()));  // no overflow in now + timeout
       return m;
     }
     if (name == "reload_result") {
@@ -290,13 +302,24 @@ inline result<control_socketpair> make_control_socketpair() {
   return control_socketpair{fds[0], fds[1]};
 }
 
-/// True when `fd` is an open stream socket (what `HMR_CONTROL_FD` must name).
+/// True when `fd` is an open AF_UNIX stream socket (what `HMR_CONTROL_FD` must name; a
+/// TCP socket is not a control channel).
 inline bool is_stream_socket(int fd) noexcept {
   struct stat st {};
   if (fd < 0 || ::fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode)) return false;
   int type = 0;
   socklen_t len = sizeof type;
-  return ::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_STREAM;
+  if (::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_STREAM) return false;
+#if defined(SO_DOMAIN)
+  int domain = 0;
+  len = sizeof domain;
+  return ::getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) == 0 && domain == AF_UNIX;
+#else
+  sockaddr_storage address{};
+  len = sizeof address;
+  return ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &len) == 0 &&
+         address.ss_family == AF_UNIX;
+#endif
 }
 
 /// This process's pid.
@@ -306,6 +329,13 @@ inline int current_pid() noexcept { return static_cast<int>(::getpid()); }
 /// starts do not inherit it).
 inline void set_close_on_exec(int fd) noexcept { ::fcntl(fd, F_SETFD, FD_CLOEXEC); }
 
+/// How `control_endpoint::send_message` ended.
+enum class control_send : std::uint8_t {
+  sent,       ///< the whole line was written
+  failed,     ///< the peer is gone or the socket failed
+  timed_out,  ///< the peer read nothing for the send timeout (stuck, or not reading)
+};
+
 /// What a `control_endpoint` shares with its reader thread (which may outlive the
 /// endpoint when the endpoint is destroyed from one of its own callbacks).
 struct control_endpoint_state {
@@ -313,7 +343,9 @@ struct control_endpoint_state {
   int wake_fd = -1;  // an eventfd (Linux) that stops the reader; -1: shutdown() instead
   std::function<void(control_message)> on_message{};
   std::function<void()> on_closed{};
+  std::chrono::milliseconds send_timeout = control_default_send_timeout;
   std::mutex send_mutex{};
+  bool torn = false;            // under send_mutex: a timed-out send left a partial line
   std::mutex callback_mutex{};  // held while a callback runs
   bool stopping = false;        // under callback_mutex
   std::atomic<bool> stop_requested{false};
@@ -333,6 +365,31 @@ struct control_endpoint_state {
     if (stopping) return false;
     f();
     return true;
+  }
+
+  /// Writes `bytes` (under send_mutex) on the non-blocking socket, waiting for room with
+  /// poll(POLLOUT) up to `send_timeout` in all; never SIGPIPE.
+  control_send write_all(std::string_view bytes) {
+    const auto deadline = std::chrono::steady_clock::now() + send_timeout;
+    std::size_t done = 0;
+    while (done < bytes.size()) {
+      const ssize_t n = ::send(fd, bytes.data() + done, bytes.size() - done, MSG_NOSIGNAL);
+      if (n > 0) {
+        done += static_cast<std::size_t>(n);
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) return control_send::failed;
+      const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) {
+        if (done > 0) torn = true;  // the peer would glue the next line to this part
+        return control_send::timed_out;
+      }
+      pollfd polled{fd, POLLOUT, 0};
+      const auto wait = std::min<std::int64_t>(left.count(), std::numeric_limits<int>::max());
+      if (::poll(&polled, 1, static_cast<int>(wait)) < 0 && errno != EINTR) return control_send::failed;
+    }
+    return control_send::sent;
   }
 
   /// The reader thread: lines in, messages out, until EOF, an error or a stop.
@@ -379,14 +436,24 @@ struct control_endpoint_state {
 /// `control_max_line` is dropped. Callbacks run one at a time on the reader thread.
 class control_endpoint {
  public:
-  /// Takes ownership of `fd` (a connected stream socket) and starts the reader thread.
-  /// `on_message` gets each message; `on_closed` is called once when the peer closes its
-  /// end (EOF) or the connection breaks. Either may be empty. Throws std::system_error
-  /// only when no thread can be started (the fd is closed then).
+  /// Takes ownership of `fd` (a connected stream socket, made non-blocking) and starts
+  /// the reader thread. `on_message` gets each message; `on_closed` is called once when
+  /// the peer closes its end (EOF) or the connection breaks. Either may be empty. `send`
+  /// gives up on a peer that reads nothing for `send_timeout`. Throws std::system_error
+  /// only when no thread can be started (or std::bad_alloc); the fd is closed then.
   control_endpoint(int fd, std::function<void(control_message)> on_message,
-                   std::function<void()> on_closed)
-      : state_(std::make_shared<control_endpoint_state>()) {
+                   std::function<void()> on_closed,
+                   std::chrono::milliseconds send_timeout = control_default_send_timeout) {
+    try {
+      state_ = std::make_shared<control_endpoint_state>();
+    } catch (...) {
+      ::close(fd);
+      throw;
+    }
     state_->fd = fd;
+    state_->send_timeout = std::max(send_timeout, std::chrono::milliseconds(0));
+    const int flags = ::fcntl(fd, F_GETFL);
+    if (flags >= 0) ::fcntl(fd, F_SETFL, flags | O_NONBLOCK);
     state_->on_message = std::move(on_message);
     state_->on_closed = std::move(on_closed);
 #if defined(__linux__)
@@ -431,33 +498,37 @@ class control_endpoint {
     thread_.join();
   }
 
-  /// Writes `message` as one line. Thread-safe (one line at a time). False when the peer
-  /// is gone or the socket failed (never SIGPIPE). Blocks while the peer's receive
-  /// buffer is full.
-  bool send(const control_message& message) {
+  /// `stop()`, then shuts the socket down both ways: the peer sees EOF and later sends
+  /// fail. The descriptor itself stays open until destruction, so a `send` racing with
+  /// this on another thread is harmless. Idempotent.
+  void disconnect() noexcept {
+    stop();
+    ::shutdown(state_->fd, SHUT_RDWR);
+  }
+
+  /// Writes `message` as one line. Thread-safe (one line at a time). Waits while the
+  /// peer's receive buffer is full, up to the send timeout: `timed_out` then. `failed`
+  /// when the peer is gone or the socket failed (never SIGPIPE). After a timed-out send
+  /// that wrote part of its line, the next send first ends that line with '\n', so the
+  /// peer drops the fragment instead of the next message.
+  control_send send_message(const control_message& message) {
     std::string line = encode(message);
     line.push_back('\n');
     const std::lock_guard lock(state_->send_mutex);
-    std::size_t done = 0;
-    while (done < line.size()) {
-      const ssize_t n = ::send(state_->fd, line.data() + done, line.size() - done, MSG_NOSIGNAL);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return false;
-      done += static_cast<std::size_t>(n);
-    }
-    return true;
+    const bool was_torn = std::exchange(state_->torn, false);
+    if (was_torn) line.insert(line.begin(), '\n');
+    const control_send outcome = state_->write_all(line);
+    if (outcome == control_send::timed_out && was_torn) state_->torn = true;  // the '\n' is still due
+    return outcome;
   }
+
+  /// `send_message(message) == control_send::sent`.
+  bool send(const control_message& message) { return send_message(message) == control_send::sent; }
 
   /// Writes raw bytes as they are (tests use it to send garbage); same rules as `send`.
   bool send_raw(std::string_view bytes) {
     const std::lock_guard lock(state_->send_mutex);
-    while (!bytes.empty()) {
-      const ssize_t n = ::send(state_->fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return false;
-      bytes.remove_prefix(static_cast<std::size_t>(n));
-    }
-    return true;
+    return state_->write_all(bytes) == control_send::sent;
   }
 
   /// True when called on this endpoint's reader thread (from a callback).

@@ -8,6 +8,7 @@
 #include <csignal>
 #include <cstdint>
 #include <deque>
+#include <exception>
 #include <functional>
 #include <hmr/diagnostics.hpp>
 #include <hmr/events.hpp>
@@ -197,10 +198,10 @@ class strategy_core {
     for (;;) {
       if (stopping_) break;
       if (!exits_.empty()) {
-        auto [id, exit] = std::move(exits_.front());
+        const std::pair<std::uint64_t, process_exit> ended = std::move(exits_.front());
         exits_.pop_front();
         lock.unlock();
-        owner_->on_process_exit(id, exit);
+        guarded("handling a process's exit", [&] { owner_->on_process_exit(ended.first, ended.second); });
         lock.lock();
         continue;
       }
@@ -208,7 +209,7 @@ class strategy_core {
         std::function<void()> task = std::move(tasks_.front());
         tasks_.pop_front();
         lock.unlock();
-        task();
+        guarded("a task from the control channel", task);
         lock.lock();
         continue;
       }
@@ -216,7 +217,7 @@ class strategy_core {
         cycle_request request = std::move(*pending_);
         pending_.reset();
         lock.unlock();
-        owner_->run_cycle(std::move(request));
+        guarded("a cycle", [&] { owner_->run_cycle(std::move(request)); });
         lock.lock();
         continue;
       }
@@ -224,7 +225,7 @@ class strategy_core {
         if (std::chrono::steady_clock::now() >= *deadline_) {
           deadline_.reset();
           lock.unlock();
-          owner_->on_deadline();
+          guarded("a delayed restart", [&] { owner_->on_deadline(); });
           lock.lock();
           continue;
         }
@@ -234,7 +235,26 @@ class strategy_core {
       }
     }
     lock.unlock();
-    owner_->on_stop();
+    guarded("stopping the program", [&] { owner_->on_stop(); });
+  }
+
+  // Runs `f` (the strategy's code) so that an exception escaping it becomes an `error`
+  // event naming `what` instead of ending the process; the thread goes on.
+  template <class F>
+  void guarded(const char* what, F&& f) noexcept {
+    std::string message;
+    try {
+      f();
+      return;
+    } catch (const std::exception& ex) {
+      message = std::string("the strategy failed in ") + what + ": " + ex.what();
+    } catch (...) {
+      message = std::string("the strategy failed in ") + what + " (an unknown exception)";
+    }
+    try {
+      emit(events::error{std::move(message), "hmr goes on; the next change starts a new cycle", false});
+    } catch (...) {  // the presenter failed too: nothing more can be said
+    }
   }
 
   busy_policy busy_;
