@@ -39,29 +39,69 @@ check_toolchain() {
   have c++ || have g++ || have clang++ || die "a C++20 compiler is needed: apt-get install g++"
 }
 
-# demo_scripted HMR_COMMAND...: the demo without a terminal (CI): start hmr on
-# hello_server, save greeting.hpp (touch), see the rebuilt server's second generation,
-# then Ctrl-C; fails when any step does not happen within a minute.
-demo_scripted() {
-  local log=build/demo/demo.log pid status=0
-  "$1" --no-keys "${@:2}" >"$log" 2>&1 &
-  pid=$!
-  wait_for_line() {
-    local deadline=$((SECONDS + 60))
-    until grep -q "$1" "$log"; do
-      kill -0 "$pid" 2>/dev/null || { cat "$log"; die "hmr ended before: $1"; }
-      [ "$SECONDS" -lt "$deadline" ] || { kill -INT "$pid"; cat "$log"; die "no '$1' within 60 s"; }
-      sleep 0.1
-    done
-  }
+# The demos without a terminal (CI): hmr runs in the background without keys, its output
+# in $demo_log; each step waits for the line it expects and fails after a minute.
+demo_log=build/demo/demo.log
+demo_pid=
+start_scripted() {
+  "$1" --no-keys "${@:2}" >"$demo_log" 2>&1 &
+  demo_pid=$!
+}
+# wait_for_line PATTERN [COUNT]: until PATTERN appears COUNT (default 1) times in the log.
+wait_for_line() {
+  local deadline=$((SECONDS + 60))
+  until [ "$(grep -c -- "$1" "$demo_log")" -ge "${2:-1}" ]; do
+    kill -0 "$demo_pid" 2>/dev/null || { cat "$demo_log"; die "hmr ended before: $1"; }
+    [ "$SECONDS" -lt "$deadline" ] || { kill -INT "$demo_pid"; cat "$demo_log"; die "no '$1' within 60 s"; }
+    sleep 0.1
+  done
+}
+# finish_scripted: Ctrl-C, which must end hmr with exit code 0; then the log.
+finish_scripted() {
+  local status=0
+  kill -INT "$demo_pid"
+  wait "$demo_pid" || status=$?
+  cat "$demo_log"
+  [ "$status" -eq 0 ] || die "hmr exited with $status after Ctrl-C (expected 0)"
+}
+# ask LINE EXPECTED: sends LINE on the open connection (fd 3), checks the answer.
+ask() {
+  local reply=
+  printf '%s\n' "$1" >&3
+  read -r -t 10 reply <&3 || true
+  [ "$reply" = "$2" ] || { kill -INT "$demo_pid"; cat "$demo_log"; die "asked '$1': got '$reply', expected '$2'"; }
+  echo "  asked '$1', got '$reply'"
+}
+
+demo_restart_scripted() {
   echo "tools/dev.sh demo: no terminal, so a scripted run: start, save greeting.hpp, quit"
+  start_scripted "$@"
   wait_for_line 'hello_server generation 1'
   touch examples/hello_server/greeting.hpp
   wait_for_line 'hello_server generation 2'
-  kill -INT "$pid"
-  wait "$pid" || status=$?
-  cat "$log"
-  [ "$status" -eq 0 ] || die "hmr exited with $status after Ctrl-C (expected 0)"
+  finish_scripted
+}
+
+# The hot reload demo without a terminal: the handler saved unchanged is no effect and the
+# connection and count go on; main.cpp saved restarts the server by the --restart-on rule.
+demo_reload_scripted() {
+  echo "tools/dev.sh demo reload: no terminal, so a scripted run"
+  start_scripted "$@"
+  wait_for_line 'counter_server listening on'
+  local port
+  port=$(sed -n 's/^counter_server listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$demo_log" | head -n1)
+  exec 3<>"/dev/tcp/127.0.0.1/$port"
+  ask one 'hello #1: one'
+  touch examples/counter_server/handler.cpp
+  wait_for_line 'no effect'
+  ask two 'hello #2: two'
+  touch examples/counter_server/main.cpp
+  wait_for_line 'counter_server restarted: change'
+  exec 3<&-
+  exec 3<>"/dev/tcp/127.0.0.1/$(sed -n 's/^counter_server listening on 127.0.0.1:\([0-9]*\)$/\1/p' "$demo_log" | tail -n1)"
+  ask three 'hello #1: three'
+  exec 3<&-
+  finish_scripted
 }
 
 case "${1:-}" in
@@ -70,8 +110,16 @@ case "${1:-}" in
     have dpkg-query && apt_install ninja-build
     cmake --preset demo >/dev/null
     if [ "${2:-}" = reload ]; then
-      [ -t 0 ] && [ -t 1 ] || die "'demo reload' is interactive: run it in a terminal"
       cmake --build build/demo --target hmr_cli counter_server counter_handler
+      demo=(build/demo/examples/cli/hmr -w examples/counter_server
+            --reload build/demo/examples/counter_server/libcounter_handler.so
+            --restart-on main.cpp
+            --build "cmake --build build/demo --target counter_server counter_handler"
+            -- build/demo/examples/counter_server/counter_server)
+      if ! [ -t 0 ] || ! [ -t 1 ]; then
+        demo_reload_scripted "${demo[@]}" 0  # port 0: any free one
+        exit 0
+      fi
       cat <<'EOF'
 
 hmr is running counter_server with its handler as a hot-reloadable module. In another
@@ -84,11 +132,7 @@ terminal: nc 127.0.0.1 8081, and type a few lines. Then:
 Keys: r reload, R restart, b rebuild, h help, q quit. Walkthrough: docs/hot-reload.md
 
 EOF
-      exec build/demo/examples/cli/hmr -w examples/counter_server \
-        --reload build/demo/examples/counter_server/libcounter_handler.so \
-        --restart-on main.cpp \
-        --build "cmake --build build/demo --target counter_server counter_handler" \
-        -- build/demo/examples/counter_server/counter_server 8081
+      exec "${demo[@]}" 8081
     fi
     cmake --build --preset demo
     demo=(build/demo/examples/cli/hmr --watch examples/hello_server
@@ -104,7 +148,7 @@ Keys: r restart, b rebuild, p pause, h help, q quit.
 EOF
       exec "${demo[@]}"
     fi
-    demo_scripted "${demo[@]}"
+    demo_restart_scripted "${demo[@]}"
     ;;
   test)
     check_toolchain
