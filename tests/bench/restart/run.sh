@@ -20,22 +20,9 @@ mkdir -p "$out" "$peers"
 say() { echo "== run.sh: $*"; }
 
 # The peers: entr from apt, nodemon from npm into a private dir.
-if [ -z "${NO_INSTALL:-}" ]; then
-  if ! command -v entr >/dev/null; then
-    sudo=()
-    [ "$(id -u)" = 0 ] || sudo=(sudo)
-    say "installing entr"
-    export DEBIAN_FRONTEND=noninteractive
-    "${sudo[@]}" apt-get install -y -q entr >/dev/null ||
-      { "${sudo[@]}" apt-get update -q >/dev/null && "${sudo[@]}" apt-get install -y -q entr >/dev/null; } ||
-      say "could not install entr; it is skipped"
-  fi
-  if [ ! -f "$peers/node_modules/nodemon/bin/nodemon.js" ] && command -v npm >/dev/null; then
-    say "installing nodemon into $peers"
-    (cd "$peers" && npm install --no-audit --no-fund --silent nodemon@3 >/dev/null) ||
-      say "could not install nodemon; it is skipped"
-  fi
-fi
+source "$src/tests/bench/peers.sh"
+apt_peers entr=entr
+npm_peer "$peers" nodemon@3 nodemon/bin/nodemon.js
 
 say "building the child and the driver (g++ -O2 -DNDEBUG)"
 g++ -O2 -Wl,--as-needed "$here/child.cpp" -o "$out/restart_child"

@@ -18,25 +18,9 @@ mkdir -p "$out" "$peers"
 say() { echo "== run.sh: $*"; }
 
 # The peers: inotify-tools and fswatch from apt, chokidar-cli from npm into a private dir.
-if [ -z "${NO_INSTALL:-}" ]; then
-  missing=()
-  command -v inotifywait >/dev/null || missing+=(inotify-tools)
-  command -v fswatch >/dev/null || missing+=(fswatch)
-  if ((${#missing[@]})); then
-    sudo=()
-    [ "$(id -u)" = 0 ] || sudo=(sudo)
-    say "installing ${missing[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    "${sudo[@]}" apt-get install -y -q "${missing[@]}" >/dev/null ||
-      { "${sudo[@]}" apt-get update -q >/dev/null && "${sudo[@]}" apt-get install -y -q "${missing[@]}" >/dev/null; } ||
-      say "could not install ${missing[*]}; those peers are skipped"
-  fi
-  if [ ! -f "$peers/node_modules/chokidar-cli/index.js" ] && command -v npm >/dev/null; then
-    say "installing chokidar-cli into $peers"
-    (cd "$peers" && npm install --no-audit --no-fund --silent chokidar-cli@3 >/dev/null) ||
-      say "could not install chokidar-cli; it is skipped"
-  fi
-fi
+source "$src/tests/bench/peers.sh"
+apt_peers inotifywait=inotify-tools fswatch=fswatch
+npm_peer "$peers" chokidar-cli@3 chokidar-cli/index.js
 
 say "building the driver"
 g++ -O2 -std=c++20 -I"$src/include" "$src/tests/bench/watch/watch_bench.cpp" \
