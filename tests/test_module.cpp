@@ -2,10 +2,14 @@
 
 #include <hmr/module.hpp>
 
+#include <hmr/hybrid_strategy.hpp>
+
+#include <signal.h>
 #include <sys/file.h>
 #include <sys/wait.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdio>
 #include <fstream>
 #include <map>
@@ -719,4 +723,125 @@ TEST_CASE("module: an automatic request's deadline bounds the wait for a complet
   CHECK(waited <= 30);
   CHECK(r.reason.find(" ms: the file is ") == prefix.size() + std::to_string(waited).size());
   CHECK(m->version() == 1);
+}
+
+// ---------------------------------------------------------------------------------------
+// A program under the hybrid strategy: this test binary started again, which loads the
+// module named by HMR_MODULE_TEST_APP, says where its copy is, and waits to be stopped
+// (no handler for any signal, so its at-exit cleanup never runs).
+
+namespace {
+
+/// The app: loads the module, prints "app loaded <copy>" (or "app failed <why>"), waits.
+[[noreturn]] void run_module_app(const char* module) {
+  hmr::module<test_api> m{module};
+  const std::string line = m.loaded() ? "app loaded " + m.loaded_copy() + "\n" : "app failed " + m.last_error() + "\n";
+  [[maybe_unused]] const auto n = ::write(1, line.data(), line.size());
+  for (;;) ::pause();  // until a signal ends it
+}
+
+/// Before main (and before Catch2 installs its signal handlers): become the app when asked to.
+const bool module_app_hook = [] {
+  if (const char* module = std::getenv("HMR_MODULE_TEST_APP")) run_module_app(module);
+  return false;
+}();
+
+/// The program's output lines the strategy reported, with a wait.
+class output_log {
+ public:
+  hmr::strategy_context context() {
+    return {.emit = [this](hmr::event e) {
+      const std::lock_guard lock(mutex_);
+      if (const auto* o = std::get_if<hmr::events::output>(&e)) lines_.push_back(o->line);
+      changed_.notify_all();
+    }};
+  }
+  /// The n-th line that starts with "app " (20 s at most; the test fails on timeout).
+  std::string need_app_line(std::size_t n) {
+    std::unique_lock lock(mutex_);
+    std::vector<std::string> app;
+    const bool ok = changed_.wait_for(lock, 20s, [&] {
+      app.clear();
+      for (const std::string& l : lines_)
+        if (l.rfind("app ", 0) == 0) app.push_back(l);
+      return app.size() >= n;
+    });
+    INFO("lines so far: " << lines_.size());
+    REQUIRE(ok);
+    return app[n - 1];
+  }
+
+ private:
+  std::mutex mutex_{};
+  std::condition_variable changed_{};
+  std::vector<std::string> lines_{};
+};
+
+/// The `hmr-modules-*` entries directly in `dir`.
+std::vector<std::string> shadow_dirs(const fs::path& dir) {
+  std::vector<std::string> out;
+  for (const auto& e : fs::directory_iterator(dir))
+    if (e.path().filename().string().rfind("hmr-modules-", 0) == 0) out.push_back(e.path().string());
+  return out;
+}
+
+/// Sets TMPDIR for the scope, then puts back what was there.
+struct tmpdir_override {
+  std::optional<std::string> saved{};
+  explicit tmpdir_override(const std::string& dir) {
+    if (const char* old = std::getenv("TMPDIR")) saved = old;
+    ::setenv("TMPDIR", dir.c_str(), 1);
+  }
+  ~tmpdir_override() {
+    if (saved) ::setenv("TMPDIR", saved->c_str(), 1);
+    else ::unsetenv("TMPDIR");
+  }
+  tmpdir_override(const tmpdir_override&) = delete;
+  tmpdir_override& operator=(const tmpdir_override&) = delete;
+};
+
+}  // namespace
+
+TEST_CASE("module under the hybrid strategy: a program stopped by a signal leaves no shadow copies",
+          "[module][hybrid]") {
+  const int signal = GENERATE(SIGTERM, SIGKILL);
+  INFO("stop signal " << hmr::signal_name(signal));
+  hmr_test::temp_dir project("hmr-module");
+  const std::string module = project.file("libcounter.so");
+  install(built("-DHMR_TEST_VERSION=1"), module);
+  hmr_test::temp_dir tmp("hmr-tmpdir");  // the session's own TMPDIR, supervisor's and program's
+  const tmpdir_override tmpdir(tmp.path.string());
+  output_log log;
+  {
+    hmr::hybrid_strategy strategy{{
+        .run = {fs::read_symlink("/proc/self/exe").string()},
+        .working_directory = project.path.string(),
+        .environment = {{"HMR_MODULE_TEST_APP", module}},
+        .capture_output = true,
+        .stop_signal = signal,
+        .modules = {module},
+    }};
+    strategy.start(log.context());
+    strategy.submit({.reason = hmr::cycle_reason::initial});
+    const std::string first = log.need_app_line(1);
+    REQUIRE(first.rfind("app loaded ", 0) == 0);
+    const fs::path first_copy = first.substr(std::string("app loaded ").size());
+    CHECK(fs::exists(first_copy));  // on disk while the program runs (gdb and perf read it)
+    CHECK(first_copy.string().rfind(tmp.path.string() + "/", 0) == 0);
+    CHECK(shadow_dirs(tmp.path).size() == 1);
+
+    strategy.submit({.reason = hmr::cycle_reason::manual, .build = false, .restart = true});
+    const std::string second = log.need_app_line(2);
+    REQUIRE(second.rfind("app loaded ", 0) == 0);
+    const fs::path second_copy = second.substr(std::string("app loaded ").size());
+    CHECK(fs::exists(second_copy));
+    // While it runs, only the running generation's directory exists.
+    CHECK_FALSE(fs::exists(first_copy.parent_path()));
+    std::size_t program_dirs = 0;
+    for (const std::string& session : shadow_dirs(tmp.path)) program_dirs += shadow_dirs(session).size();
+    CHECK(program_dirs == 1);
+    strategy.stop();
+    CHECK_FALSE(fs::exists(second_copy));
+  }
+  CHECK(shadow_dirs(tmp.path).empty());  // nothing of the session is left
 }

@@ -14,6 +14,7 @@
 #include <functional>
 #include <hmr/detail/content_hash.hpp>
 #include <hmr/detail/control_channel.hpp>
+#include <hmr/detail/shadow_copy.hpp>
 #include <hmr/detail/strategy_core.hpp>
 #include <hmr/events.hpp>
 #include <hmr/glob.hpp>
@@ -430,6 +431,7 @@ class hybrid_engine final : public engine_base {
   process_exit end_child() {
     const process_exit exit = child_.stop();  // at once when it has ended
     child_ = {};
+    shadows_.collect();  // what a program killed by a signal could not remove
     endpoint_.reset();
     ++serial_;
     hello_ = false;
@@ -449,6 +451,7 @@ class hybrid_engine final : public engine_base {
     }
     if (!why.empty()) reason += " (" + why + ")";
     program_extras extras;
+    shadows_.add_to(extras.environment);  // HMR_SHADOW_DIR
     auto pair = make_control_socketpair();
     if (pair) {
       extras.environment.emplace_back("HMR_CONTROL_FD", std::to_string(pair->child_fd));
@@ -505,6 +508,7 @@ class hybrid_engine final : public engine_base {
   std::vector<restart_rule> rules_{};
   child_process child_{};
   std::uint64_t child_id_ = 0;
+  shadow_session shadows_{};  // the programs' shadow copies, removed after each one ends
   std::uint64_t cycles_ = 0;
   std::uint64_t generation_ = 0;
   duration backoff_;

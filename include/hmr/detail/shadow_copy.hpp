@@ -1,7 +1,9 @@
 // The module loader's POSIX layer: a private directory of shadow copies per process (a
 // fresh file per load, so glibc never hands back an old image by path or inode), file
 // identities, dlopen/dlclose with an RTLD_NOLOAD probe, and inotify waits on a directory.
-// Nothing here is needed to use hmr::module.
+// The supervisor's share of it, `shadow_session`, owns the directory those private ones go
+// in, so that a program killed by a signal leaves nothing behind. Nothing here is needed
+// to use hmr::module.
 #pragma once
 
 #include <dlfcn.h>
@@ -31,6 +33,8 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <utility>
+#include <vector>
 
 #include <hmr/detail/posix_io.hpp>
 
@@ -139,9 +143,50 @@ struct snapshot_result {
   std::string error{};       ///< why there is no copy
 };
 
-/// The process's private directory of shadow copies: `hmr-modules-<pid>-XXXXXX` under
-/// $TMPDIR (or /tmp), created on first use, shared by every module handle, removed when the
-/// last handle lets go of it (and at exit). The owner holds an flock on `.lock` inside it for
+/// The environment variable naming the directory a supervisor made for its programs'
+/// shadow copies (see `shadow_session`).
+inline constexpr const char* shadow_directory_variable = "HMR_SHADOW_DIR";
+
+/// The prefix of every shadow directory's name: `hmr-modules-<pid>-XXXXXX`.
+inline constexpr std::string_view shadow_directory_prefix = "hmr-modules-";
+
+/// A new directory `<parent>/hmr-modules-<pid>-XXXXXX` holding `.lock`, which `lock`
+/// (close-on-exec) keeps flock'ed. Returns its path, or "" with `error` set (naming the
+/// fix) when it cannot be made.
+inline std::string make_locked_directory(const std::string& parent, unique_fd& lock, std::string& error) {
+  std::string pattern = parent + "/" + std::string(shadow_directory_prefix) + std::to_string(::getpid()) + "-XXXXXX";
+  if (::mkdtemp(pattern.data()) == nullptr) {
+    const int err = errno;
+    error = "cannot create a private directory for shadow copies in " + parent + " (" + errno_text(err) +
+            "): set TMPDIR to a writable directory";
+    return {};
+  }
+  // Locked before it gets its name, so a sweeper never sees an unlocked .lock of ours.
+  lock.reset(::open((pattern + "/.lock.new").c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  if (!lock || ::flock(lock.get(), LOCK_EX) != 0 ||
+      ::rename((pattern + "/.lock.new").c_str(), (pattern + "/.lock").c_str()) != 0) {
+    const int err = errno;
+    error = "cannot lock the private directory " + pattern + " (" + errno_text(err) +
+            "): set TMPDIR to a writable local directory";
+    lock.reset();
+    std::error_code ec;
+    std::filesystem::remove_all(pattern, ec);
+    return {};
+  }
+  return pattern;
+}
+
+/// $TMPDIR, or /tmp when it is unset or empty.
+inline std::string temporary_directory() {
+  const char* tmp = std::getenv("TMPDIR");
+  return tmp != nullptr && *tmp != '\0' ? tmp : "/tmp";
+}
+
+/// The process's private directory of shadow copies: `hmr-modules-<pid>-XXXXXX` in the
+/// directory `HMR_SHADOW_DIR` names (under hmr: the supervisor's session directory, which
+/// the supervisor removes once the program has ended, however it ended), else in $TMPDIR
+/// (or /tmp). Created on first use, shared by every module handle, removed when the last
+/// handle lets go of it (and at exit). The owner holds an flock on `.lock` inside it for
 /// its whole life; a new directory's creator removes the directories of the same user whose
 /// lock nobody holds. Only the creating process removes it: a forked child never does.
 class shadow_directory {
@@ -223,11 +268,13 @@ class shadow_directory {
   /// whose `.lock` nobody holds (an flock works across PID namespaces sharing the directory,
   /// unlike the pid in the name). A directory without `.lock` (its owner died before making
   /// it) goes when its process is gone and it is more than a minute old.
-  static void remove_stale(const std::string& parent) noexcept {
+  /// `min_age` is that minute (a supervisor whose programs have all ended passes zero).
+  static void remove_stale(const std::string& parent,
+                           std::chrono::nanoseconds min_age = std::chrono::minutes(1)) noexcept {
     std::error_code ec;
     for (std::filesystem::directory_iterator it(parent, ec), end; !ec && it != end; it.increment(ec)) {
       const std::string name = it->path().filename().string();
-      static constexpr std::string_view prefix = "hmr-modules-";
+      static constexpr std::string_view prefix = shadow_directory_prefix;
       if (name.compare(0, prefix.size(), prefix) != 0) continue;
       const auto dash = name.find('-', prefix.size());
       if (dash == std::string::npos) continue;
@@ -246,7 +293,7 @@ class shadow_directory {
       }
       const auto age = std::chrono::system_clock::now().time_since_epoch() -
                        std::chrono::nanoseconds(to_ns(st.st_mtim));
-      if (open_error == ENOENT && age > std::chrono::minutes(1) && ::kill(static_cast<pid_t>(pid), 0) != 0 &&
+      if (open_error == ENOENT && age >= min_age && ::kill(static_cast<pid_t>(pid), 0) != 0 &&
           errno == ESRCH) {
         std::filesystem::remove_all(it->path(), ignored);
       }
@@ -271,36 +318,85 @@ class shadow_directory {
     return r;
   }
 
-  // Makes the directory and takes its lock; on failure path_ is empty and error_ says why.
+  // Makes the directory and takes its lock, in HMR_SHADOW_DIR when that works, else in
+  // $TMPDIR; on failure path_ is empty and error_ says why.
   shadow_directory() : owner_(::getpid()) {
-    const char* tmp = std::getenv("TMPDIR");
-    const std::string parent = tmp != nullptr && *tmp != '\0' ? tmp : "/tmp";
+    const char* session = std::getenv(shadow_directory_variable);
+    if (session != nullptr && *session != '\0') {
+      remove_stale(session);
+      path_ = make_locked_directory(session, lock_, error_);
+      if (!path_.empty()) return;
+    }
+    const std::string parent = temporary_directory();
     remove_stale(parent);
-    std::string pattern = parent + "/hmr-modules-" + std::to_string(owner_) + "-XXXXXX";
-    if (::mkdtemp(pattern.data()) == nullptr) {
-      const int err = errno;
-      error_ = "cannot create a private directory for shadow copies in " + parent + " (" +
-               errno_text(err) + "): set TMPDIR to a writable directory";
-      return;
-    }
-    // Locked before it gets its name, so a sweeper never sees an unlocked .lock of ours.
-    lock_.reset(::open((pattern + "/.lock.new").c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
-    if (!lock_ || ::flock(lock_.get(), LOCK_EX) != 0 ||
-        ::rename((pattern + "/.lock.new").c_str(), (pattern + "/.lock").c_str()) != 0) {
-      const int err = errno;
-      error_ = "cannot lock the private directory " + pattern + " (" + errno_text(err) +
-               "): set TMPDIR to a writable local directory";
-      std::error_code ec;
-      std::filesystem::remove_all(pattern, ec);
-      return;
-    }
-    path_ = pattern;
+    error_.clear();
+    path_ = make_locked_directory(parent, lock_, error_);
   }
 
   pid_t owner_;
   std::string path_{};
   std::string error_{};
   unique_fd lock_{};  // the flock, held (and shared with forked children) until destruction
+};
+
+/// The supervisor's directory for its programs' shadow copies, one per session:
+/// `hmr-modules-<pid>-XXXXXX` under $TMPDIR, locked like a program's own. Each program it
+/// starts learns it from `HMR_SHADOW_DIR` and makes its private directory inside it; once
+/// a program has ended (stopped, crashed or killed: its at-exit cleanup may never have
+/// run), `collect()` removes what it left, and the destructor removes the whole session.
+/// A session whose supervisor was itself killed is removed by the next one (its lock is
+/// free). A program's copies stay on disk while it runs, so gdb and perf can read them.
+///
+/// @code
+///   shadow_session shadows;
+///   shadows.add_to(environment);  // before each start
+///   child.stop();
+///   shadows.collect();            // after each end
+/// @endcode
+class shadow_session {
+ public:
+  /// No directory yet: `add_to` makes it.
+  shadow_session() = default;
+  shadow_session(const shadow_session&) = delete;
+  shadow_session& operator=(const shadow_session&) = delete;
+  /// Removes the directory and everything in it (in the creating process only).
+  ~shadow_session() {
+    if (path_.empty() || owner_ != ::getpid()) return;
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);  // still holding the lock
+  }
+
+  /// Adds `HMR_SHADOW_DIR=<the directory>` to `environment`, making the directory first if
+  /// needed. Adds nothing when it cannot be made (`error()` says why): programs then use
+  /// $TMPDIR, as they do alone.
+  void add_to(std::vector<std::pair<std::string, std::string>>& environment) {
+    if (path_.empty() && !tried_) {
+      tried_ = true;
+      owner_ = ::getpid();
+      const std::string parent = temporary_directory();
+      shadow_directory::remove_stale(parent);  // sessions of supervisors that were killed
+      path_ = make_locked_directory(parent, lock_, error_);
+    }
+    if (!path_.empty()) environment.emplace_back(shadow_directory_variable, path_);
+  }
+
+  /// Removes the private directories of programs that have ended (nobody holds their lock).
+  /// Call it once the program and its process group are gone.
+  void collect() noexcept {
+    if (!path_.empty()) shadow_directory::remove_stale(path_, std::chrono::nanoseconds(0));
+  }
+
+  /// The session's directory; empty before `add_to` or when it could not be made.
+  [[nodiscard]] const std::string& path() const noexcept { return path_; }
+  /// Why there is no directory.
+  [[nodiscard]] const std::string& error() const noexcept { return error_; }
+
+ private:
+  pid_t owner_ = 0;
+  bool tried_ = false;
+  std::string path_{};
+  std::string error_{};
+  unique_fd lock_{};
 };
 
 /// dlopen(path, RTLD_NOW | RTLD_LOCAL); nullptr with `error` set to the dlerror text.
