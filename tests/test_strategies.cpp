@@ -960,6 +960,93 @@ wait
 // ---------------------------------------------------------------------------------------
 // command_strategy
 
+/// A C++ program for the build tests: prints "app <VERSION> <pid>", then waits to be stopped.
+std::string app_source(const std::string& version) {
+  return "#include <cstdio>\n#include <unistd.h>\n"
+         "int main() { std::printf(\"app " + version + " %d\\n\", static_cast<int>(getpid()));\n"
+         "  std::fflush(stdout); for (;;) pause(); }\n";
+}
+
+TEST_CASE("restart: a build that leaves the executable as it was has no effect; a new one restarts",
+          "[strategy][restart]") {
+  temp_dir dir;
+  dir.write("app.cpp", app_source("v1"));
+  event_log log;
+  // A real compiler relinks the program on every build: same source, same bytes.
+  hmr::restart_strategy strategy{{.run = {"./app"},
+                                  .build = {HMR_TEST_CXX, "-O0", "-o", "app", "app.cpp"},
+                                  .working_directory = dir.path.string(),
+                                  .capture_output = true}};
+  strategy.start(log.context());
+  strategy.submit(initial);
+  REQUIRE(log.wait_count<hmr::events::process_started>(1));
+  const int first = all<hmr::events::process_started>(log.snapshot())[0].pid;
+  REQUIRE(log.wait_line("app v1 " + std::to_string(first)));
+
+  SECTION("a change the build ignores: no effect, the same process runs on") {
+    dir.write("README.md", "notes\n");
+    strategy.submit(change({"README.md"}));
+    REQUIRE(log.wait_count<hmr::events::no_effect>(1));
+    const auto e = log.snapshot();
+    CHECK(all<hmr::events::no_effect>(e)[0].cycle == 2);
+    CHECK(all<hmr::events::no_effect>(e)[0].reason == "the build outputs did not change");
+    CHECK(count<hmr::events::build_finished>(e) == 2);
+    CHECK(count<hmr::events::process_started>(e) == 1);
+    CHECK(count<hmr::events::process_exited>(e) == 0);
+    CHECK_FALSE(not_running(first));
+
+    // A forced restart (a rebuild with the R semantics) restarts even so.
+    strategy.submit({.reason = hmr::cycle_reason::manual, .build = true, .restart = true});
+    REQUIRE(log.wait_count<hmr::events::process_started>(2));
+    const auto started = all<hmr::events::process_started>(log.snapshot())[1];
+    CHECK(started.reason == "manual rebuild");
+    REQUIRE(log.wait_line("app v1 " + std::to_string(started.pid)));
+    CHECK(not_running(first));
+  }
+  SECTION("a change the build turns into a new executable restarts") {
+    dir.write("app.cpp", app_source("v2"));
+    strategy.submit(change({"app.cpp"}));
+    REQUIRE(log.wait_count<hmr::events::process_started>(2));
+    const auto started = all<hmr::events::process_started>(log.snapshot())[1];
+    CHECK(started.reason == "app.cpp changed");
+    REQUIRE(log.wait_line("app v2 " + std::to_string(started.pid)));
+    CHECK(not_running(first));
+    // The restart recorded the new executable: the next unchanged build is no effect.
+    strategy.submit(change({"README.md"}));
+    REQUIRE(log.wait_count<hmr::events::no_effect>(1));
+    CHECK(count<hmr::events::process_started>(log.snapshot()) == 2);
+  }
+  strategy.stop();
+}
+
+TEST_CASE("restart: an interpreter or a script is not compared: a build always restarts",
+          "[strategy][restart]") {
+  temp_dir dir;
+  const std::string run = dir.write("run.sh", "echo \"run $HMR_GENERATION\"\nexec sleep 600\n");
+  fs::permissions(run, fs::perms::owner_all);
+  event_log log;
+  SECTION("a program from PATH (/bin/sh script.sh)") {
+    hmr::restart_strategy strategy{{.run = {"/bin/sh", run}, .build = {"true"}, .capture_output = true}};
+    strategy.start(log.context());
+    strategy.submit(initial);
+    REQUIRE(log.wait_line("run 1"));
+    strategy.submit(change({"run.sh"}));
+    REQUIRE(log.wait_line("run 2"));
+    strategy.stop();
+  }
+  SECTION("a #! script") {
+    dir.write("run.sh", "#!/bin/sh\necho \"run $HMR_GENERATION\"\nexec sleep 600\n");
+    hmr::restart_strategy strategy{{.run = {run}, .build = {"true"}, .capture_output = true}};
+    strategy.start(log.context());
+    strategy.submit(initial);
+    REQUIRE(log.wait_line("run 1"));
+    strategy.submit(change({"lib.sh"}));
+    REQUIRE(log.wait_line("run 2"));
+    strategy.stop();
+  }
+  CHECK(count<hmr::events::no_effect>(log.snapshot()) == 0);
+}
+
 TEST_CASE("command: runs to completion per request", "[strategy][command]") {
   temp_dir dir;
   const std::string cmd = dir.write("cmd.sh", R"sh(

@@ -85,37 +85,6 @@ struct hybrid_options {
 
 namespace detail {
 
-/// `path` made absolute against `base` (when relative) and lexically normal.
-inline std::string absolute_normal(const std::string& path, const std::filesystem::path& base) {
-  std::filesystem::path p(path);
-  if (p.is_relative()) p = base / p;
-  return p.lexically_normal().string();
-}
-
-/// The file exec would run for `program` in `directory`: itself (against `directory`)
-/// when it has a '/', else the first executable regular file in a PATH entry. Empty when
-/// none is found.
-inline std::string resolve_executable(const std::string& program, const std::filesystem::path& directory) {
-  namespace fs = std::filesystem;
-  if (program.find('/') != std::string::npos) return absolute_normal(program, directory);
-  const char* path_env = std::getenv("PATH");
-  std::string_view entries = path_env != nullptr ? path_env : "/usr/local/bin:/usr/bin:/bin";
-  for (;;) {
-    const auto colon = entries.find(':');
-    const std::string entry(entries.substr(0, colon));
-    const fs::path candidate = absolute_normal(entry.empty() ? "." : entry, directory) + "/" + program;
-    std::error_code ec;
-    const auto status = fs::status(candidate, ec);
-    if (!ec && fs::is_regular_file(status) &&
-        (status.permissions() & (fs::perms::owner_exec | fs::perms::group_exec | fs::perms::others_exec)) !=
-            fs::perms::none) {
-      return candidate.lexically_normal().string();
-    }
-    if (colon == std::string_view::npos) return {};
-    entries.remove_prefix(colon + 1);
-  }
-}
-
 /// A `restart_on` rule: its text and the compiled glob.
 struct restart_rule {
   std::string text{};  ///< as the user wrote it
@@ -130,13 +99,11 @@ class hybrid_engine final : public engine_base {
 
   /// Compiles the restart rules (std::invalid_argument for a malformed glob).
   explicit hybrid_engine(hybrid_options options)
-      : engine_base(options.on_busy), options_(std::move(options)), backoff_(options_.backoff_initial) {
+      : engine_base(options.on_busy),
+        options_(std::move(options)),
+        outputs_(program_spec_of(options_), options_.modules),
+        backoff_(options_.backoff_initial) {
     std::error_code ec;
-    base_ = options_.working_directory.empty()
-                ? std::filesystem::current_path(ec)
-                : std::filesystem::absolute(options_.working_directory, ec);
-    for (const std::string& m : options_.modules) modules_.push_back(absolute_normal(m, base_));
-    module_digests_.resize(modules_.size());
     for (const std::string& root : options_.watch_roots) roots_.push_back(absolute_normal(root, std::filesystem::current_path(ec)));
     for (const std::string& text : options_.restart_on) {
       std::string_view body = text;
@@ -179,14 +146,13 @@ class hybrid_engine final : public engine_base {
     const bool manual_reload = request.reason == cycle_reason::manual && !request.build;
     std::vector<std::size_t> changed;
     if (has_build) {
-      if (!options_.run_shell && exe_digest_ != digest_of(exe_path_)) {
+      const std::optional<bool> exe_changed = outputs_.executable_changed();
+      if (exe_changed == true) {
         restart(request, cycle, "the executable changed");
         return;
       }
-      for (std::size_t i = 0; i < modules_.size(); ++i) {
-        if (digest_of(modules_[i]) != module_digests_[i]) changed.push_back(i);
-      }
-      if (changed.empty() && options_.run_shell && !manual_reload) {
+      changed = outputs_.changed_modules();
+      if (changed.empty() && !exe_changed && !manual_reload) {  // no executable to compare
         restart(request, cycle, "");
         return;
       }
@@ -201,7 +167,7 @@ class hybrid_engine final : public engine_base {
       }
     }
     if (changed.empty() && manual_reload) {
-      for (std::size_t i = 0; i < modules_.size(); ++i) changed.push_back(i);
+      for (std::size_t i = 0; i < modules().size(); ++i) changed.push_back(i);
       if (changed.empty()) {
         restart(request, cycle, "");
         return;
@@ -274,17 +240,15 @@ class hybrid_engine final : public engine_base {
     const std::string absolute =
         change.root < roots_.size()
             ? (std::filesystem::path(roots_[change.root]) / change.path).lexically_normal().string()
-            : absolute_normal(change.path, base_);
-    for (std::size_t i = 0; i < modules_.size(); ++i) {
-      if (modules_[i] == absolute) return i;
+            : absolute_normal(change.path, outputs_.base());
+    for (std::size_t i = 0; i < modules().size(); ++i) {
+      if (modules()[i] == absolute) return i;
     }
     return std::nullopt;
   }
 
-  static std::optional<content_digest> digest_of(const std::string& path) {
-    if (path.empty()) return std::nullopt;
-    return hash_file(path);
-  }
+  // The module files, absolute and lexically normal.
+  const std::vector<std::string>& modules() const noexcept { return outputs_.modules(); }
 
   // Sends every path of the batch to a program that kept running (it speaks the
   // protocol): absolute when its watch root is known. A program that does not read its
@@ -311,8 +275,8 @@ class hybrid_engine final : public engine_base {
     control_reload message;
     std::vector<std::optional<content_digest>> digests;
     for (const std::size_t i : which) {
-      message.modules.push_back(modules_[i]);
-      digests.push_back(digest_of(modules_[i]));
+      message.modules.push_back(modules()[i]);
+      digests.push_back(outputs_.module_digest(i));
     }
     for (const file_change& change : request.batch) message.changed.push_back(change.path);
     message.timeout = std::min(reload_timeout_ms(), control_max_timeout);
@@ -387,7 +351,7 @@ class hybrid_engine final : public engine_base {
           finished.to_ready = to_ready_;
           finished.cycle = cycle;
           finished.modules = result_->modules.empty() ? message.modules : result_->modules;
-          for (std::size_t k = 0; k < which.size(); ++k) module_digests_[which[k]] = digests[k];
+          for (std::size_t k = 0; k < which.size(); ++k) outputs_.set_module(which[k], digests[k]);
           core_.emit(std::move(finished));
           return true;
         }
@@ -459,9 +423,7 @@ class hybrid_engine final : public engine_base {
     } else {
       core_.emit(events::error{pair.error().message, "hot reload is off until the next restart", false});
     }
-    exe_path_ = options_.run_shell || options_.run.empty() ? std::string() : resolve_executable(options_.run.front(), base_);
-    exe_digest_ = digest_of(exe_path_);
-    for (std::size_t i = 0; i < modules_.size(); ++i) module_digests_[i] = digest_of(modules_[i]);
+    outputs_.record();
     const auto spawn_time = std::chrono::steady_clock::now();
     auto started = start_program(core_, program_spec_of(options_), options_.capture_output, generation_ + 1,
                                  request, std::move(reason), cycle, std::move(extras));
@@ -502,8 +464,7 @@ class hybrid_engine final : public engine_base {
   }
 
   hybrid_options options_;
-  std::filesystem::path base_{};
-  std::vector<std::string> modules_{};  // absolute, lexically normal
+  build_outputs outputs_;  // what the running program was started or last reloaded with
   std::vector<std::string> roots_{};    // absolute, lexically normal
   std::vector<restart_rule> rules_{};
   child_process child_{};
@@ -514,10 +475,6 @@ class hybrid_engine final : public engine_base {
   duration backoff_;
   duration crash_delay_{};
   std::optional<cycle_request> unapplied_{};  // the request of the last failed build
-  // What the running program was started or last reloaded with.
-  std::string exe_path_{};
-  std::optional<content_digest> exe_digest_{};
-  std::vector<std::optional<content_digest>> module_digests_{};
   // Its control channel.
   std::unique_ptr<control_endpoint> endpoint_{};
   std::uint64_t serial_ = 0;  // which program's channel messages belong to

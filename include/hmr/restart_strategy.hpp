@@ -1,5 +1,6 @@
 // The restart strategy: build (when there is a build command), then stop the running program
-// with everything it started and start it again. A failed build leaves it running.
+// with everything it started and start it again. A failed build leaves it running, and a
+// build that leaves the program's executable as it was has no effect on it.
 #pragma once
 
 #include <algorithm>
@@ -63,6 +64,7 @@ class restart_engine final : public engine_base {
   explicit restart_engine(restart_options options)
       : engine_base(options.on_busy),
         options_(std::move(options)),
+        outputs_(program_spec_of(options_), {}),
         backoff_(options_.backoff_initial) {}
   restart_engine(const restart_engine&) = delete;
   restart_engine& operator=(const restart_engine&) = delete;
@@ -75,18 +77,25 @@ class restart_engine final : public engine_base {
       request = std::move(*unapplied_);
       unapplied_.reset();
     }
-    if (request.build && !options_.build.empty()) {
-      const build_outcome built = run_build(core_, build_spec_of(options_), cycle);
-      if (built == build_outcome::cancelled) {
+    const bool built = request.build && !options_.build.empty();
+    if (built) {
+      const build_outcome outcome = run_build(core_, build_spec_of(options_), cycle);
+      if (outcome == build_outcome::cancelled) {
         core_.requeue(std::move(request));
         return;
       }
-      if (built != build_outcome::succeeded) {  // the running program stays as it is
-        if (built == build_outcome::failed) unapplied_ = std::move(request);
+      if (outcome != build_outcome::succeeded) {  // the running program stays as it is
+        if (outcome == build_outcome::failed) unapplied_ = std::move(request);
         return;
       }
     }
     if (request.reason != cycle_reason::crash) backoff_ = options_.backoff_initial;
+    // A build that left the executable as the running program has it changed nothing it
+    // runs (a README saved, a directory created): keep the program and its state.
+    if (built && child_ && !request.restart && outputs_.executable_changed() == false) {
+      core_.emit(events::no_effect{"the build outputs did not change", cycle});
+      return;
+    }
     restart(request, cycle);
   }
 
@@ -135,6 +144,7 @@ class restart_engine final : public engine_base {
     if (request.reason == cycle_reason::crash) {
       reason += " (after " + std::to_string(crash_delay_.count() / 1000) + " ms)";
     }
+    outputs_.record();
     auto started = start_program(core_, program_spec_of(options_), options_.capture_output,
                                  generation_ + 1, request, std::move(reason), cycle);
     if (!started) return;
@@ -144,6 +154,7 @@ class restart_engine final : public engine_base {
   }
 
   restart_options options_;
+  build_outputs outputs_;  // the executable the running program was started from
   child_process child_{};
   std::uint64_t child_id_ = 0;
   std::uint64_t cycles_ = 0;
@@ -156,7 +167,11 @@ class restart_engine final : public engine_base {
 }  // namespace detail
 
 /// Build (when configured), then restart the program: the old one and everything it
-/// started are gone before the new one runs. A failed build leaves the old one serving.
+/// started are gone before the new one runs. A failed build leaves the old one serving;
+/// a build after which the executable (`run[0]`, found like execvp) has the same content
+/// as when the program started is `no_effect`, and the program runs on. A forced restart
+/// (`cycle_request::restart`), a shell string in `run`, or an executable that cannot be
+/// found always restarts.
 ///
 /// @code
 ///   hmr::restart_strategy strategy{{

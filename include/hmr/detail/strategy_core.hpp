@@ -7,9 +7,13 @@
 #include <condition_variable>
 #include <csignal>
 #include <cstdint>
+#include <cstdlib>
 #include <deque>
 #include <exception>
+#include <filesystem>
+#include <fstream>
 #include <functional>
+#include <hmr/detail/content_hash.hpp>
 #include <hmr/diagnostics.hpp>
 #include <hmr/events.hpp>
 #include <hmr/process.hpp>
@@ -20,6 +24,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -357,6 +362,7 @@ inline build_outcome run_build(strategy_core& core, const command_spec& spec, st
     diagnostic_parser parser{};
   };
   auto parsed = std::make_shared<shared_parser>();
+  parsed->parser.resolve_from(spec.working_directory);  // relative paths made absolute
   const auto started = std::chrono::steady_clock::now();
   core.emit(events::build_started{shown_command(spec.command, spec.shell), cycle});
   const std::uint64_t id = core.next_process_id();
@@ -432,6 +438,26 @@ struct program_extras {
   std::vector<int> inherited_fds{};
 };
 
+/// An `on_stop` callback for a program: a job-control stop that did not hand it the
+/// terminal is an `error` event (not fatal), so a stopped program is never waited on silently.
+inline std::function<void(int, bool)> job_stop_reporter(strategy_core& core, const command_spec& spec) {
+  const std::string name = spec.shell || spec.command.empty() ? "the program" : spec.command.front();
+  return [&core, name](int signal, bool handed_terminal) {
+    if (handed_terminal) return;
+    std::string why;
+    std::string hint = "the next change restarts it";
+    if (signal == SIGTTIN || signal == SIGTTOU) {
+      why = signal == SIGTTIN ? " (it read the terminal" : " (it changed the terminal's modes";
+      why += ", which the supervisor does not hold: it runs in the background)";
+      hint = "run the supervisor in the foreground of its terminal, or start the program with "
+             "its input from elsewhere (< /dev/null); " + hint;
+    } else if (signal == SIGTSTP) {
+      why = " (Ctrl-Z)";
+    }
+    core.emit(events::error{name + " is stopped by " + signal_name(signal) + why, hint, false});
+  };
+}
+
 /// Starts `spec` for `request` as generation `generation` (the `HMR_*` variables, then
 /// `extras`), then emits `process_start` with `reason`, holding captured output until then.
 /// A program that cannot start is an `error` event, and nothing is returned.
@@ -451,6 +477,8 @@ inline std::optional<started_program> start_program(strategy_core& core, const c
       .environment = std::move(environment),
       .on_line = capture ? output_gate::forwarder(gate) : nullptr,
       .on_exit = core.exit_notifier(id),
+      .on_stop = job_stop_reporter(core, spec),
+      .share_terminal = true,
       .stop_signal = spec.stop_signal,
       .grace_period = spec.grace_period,
       .inherited_fds = std::move(extras.inherited_fds),
@@ -467,6 +495,145 @@ inline std::optional<started_program> start_program(strategy_core& core, const c
   gate->open();
   return started_program{std::move(*spawned), id};
 }
+
+/// `path` made absolute against `base` (when relative) and lexically normal.
+inline std::string absolute_normal(const std::string& path, const std::filesystem::path& base) {
+  std::filesystem::path p(path);
+  if (p.is_relative()) p = base / p;
+  return p.lexically_normal().string();
+}
+
+/// The file exec would run for `program` in `directory`: itself (against `directory`)
+/// when it has a '/', else the first executable regular file in an entry of `search`
+/// (a PATH value; empty: the supervisor's PATH). Empty when none is found.
+inline std::string resolve_executable(const std::string& program, const std::filesystem::path& directory,
+                                      const std::string& search = {}) {
+  namespace fs = std::filesystem;
+  if (program.empty()) return {};
+  if (program.find('/') != std::string::npos) return absolute_normal(program, directory);
+  const char* path_env = std::getenv("PATH");
+  std::string_view entries = !search.empty() ? std::string_view(search)
+                             : path_env != nullptr ? std::string_view(path_env)
+                                                   : std::string_view("/usr/local/bin:/usr/bin:/bin");
+  for (;;) {
+    const auto colon = entries.find(':');
+    const std::string entry(entries.substr(0, colon));
+    const fs::path candidate = absolute_normal(entry.empty() ? "." : entry, directory) + "/" + program;
+    std::error_code ec;
+    const auto status = fs::status(candidate, ec);
+    if (!ec && fs::is_regular_file(status) &&
+        (status.permissions() & (fs::perms::owner_exec | fs::perms::group_exec | fs::perms::others_exec)) !=
+            fs::perms::none) {
+      return candidate.lexically_normal().string();
+    }
+    if (colon == std::string_view::npos) return {};
+    entries.remove_prefix(colon + 1);
+  }
+}
+
+/// True when `executable` is a native program that a build may have produced: an ELF file
+/// outside the directories of `search` (a PATH value; empty: the supervisor's PATH). Not an
+/// interpreter or a tool from PATH (`python3 app.py`, `node dist/app.js`) nor a `#!`
+/// script (`./run.sh`): what those run is not the executable, so its content says nothing.
+inline bool native_build_output(const std::string& executable, const std::string& search = {}) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path file = fs::canonical(executable, ec);
+  if (ec) return false;
+  {
+    char magic[4] = {};
+    std::ifstream in(file, std::ios::binary);
+    if (!in.read(magic, sizeof magic) || std::string_view(magic, 4) != std::string_view("\x7f" "ELF", 4)) return false;
+  }
+  const char* path_env = std::getenv("PATH");
+  std::string_view entries = !search.empty() ? std::string_view(search)
+                             : path_env != nullptr ? std::string_view(path_env)
+                                                   : std::string_view("/usr/local/bin:/usr/bin:/bin");
+  const fs::path directory = file.parent_path();
+  for (;;) {
+    const auto colon = entries.find(':');
+    const std::string entry(entries.substr(0, colon));
+    if (!entry.empty() && fs::path(entry).is_absolute() && fs::weakly_canonical(entry, ec) == directory && !ec) {
+      return false;
+    }
+    if (colon == std::string_view::npos) return true;
+    entries.remove_prefix(colon + 1);
+  }
+}
+
+/// The build outputs the running program was started (or last reloaded) with, by content:
+/// its executable (`run[0]` resolved like execvp, when `native_build_output`; none for a
+/// shell string) and its modules.
+/// After a build, what changed among them decides what the build did to the program: a
+/// changed executable needs a restart, changed modules a reload, and nothing changed means
+/// the build had no effect on it.
+class build_outputs {
+ public:
+  /// The outputs of `program` (its command, shell flag, working directory and PATH) and
+  /// of `modules` (relative to the working directory, or absolute).
+  build_outputs(const command_spec& program, const std::vector<std::string>& modules) {
+    std::error_code ec;
+    base_ = program.working_directory.empty() ? std::filesystem::current_path(ec)
+                                              : std::filesystem::absolute(program.working_directory, ec);
+    if (!program.shell && !program.command.empty()) program_ = program.command.front();
+    for (const auto& [name, value] : program.environment) {
+      if (name == "PATH") search_ = value;
+    }
+    for (const std::string& m : modules) modules_.push_back(absolute_normal(m, base_));
+    module_digests_.resize(modules_.size());
+  }
+
+  /// Records the outputs as the program about to start will see them (resolving the
+  /// executable again: a build may have created it).
+  void record() {
+    exe_path_ = resolve_executable(program_, base_, search_);
+    if (!exe_path_.empty() && !native_build_output(exe_path_, search_)) exe_path_.clear();
+    exe_digest_ = digest_of(exe_path_);
+    for (std::size_t i = 0; i < modules_.size(); ++i) module_digests_[i] = digest_of(modules_[i]);
+  }
+
+  /// Whether the executable differs from the recorded one (another file, or other bytes).
+  /// Nothing when there is none to compare (a shell string, an interpreter, a script, or
+  /// none found at the last start): the caller cannot tell, and restarts.
+  [[nodiscard]] std::optional<bool> executable_changed() const {
+    if (exe_path_.empty()) return std::nullopt;
+    const std::string now = resolve_executable(program_, base_, search_);
+    return now != exe_path_ || digest_of(now) != exe_digest_;
+  }
+
+  /// The modules whose content differs from the recorded one, by index.
+  [[nodiscard]] std::vector<std::size_t> changed_modules() const {
+    std::vector<std::size_t> changed;
+    for (std::size_t i = 0; i < modules_.size(); ++i) {
+      if (digest_of(modules_[i]) != module_digests_[i]) changed.push_back(i);
+    }
+    return changed;
+  }
+
+  /// Module `i` as it is now (its content is read).
+  [[nodiscard]] std::optional<content_digest> module_digest(std::size_t i) const { return digest_of(modules_.at(i)); }
+  /// The running program now has module `i` with `digest` (after a reload).
+  void set_module(std::size_t i, std::optional<content_digest> digest) { module_digests_.at(i) = digest; }
+
+  /// The module paths, absolute and lexically normal.
+  [[nodiscard]] const std::vector<std::string>& modules() const noexcept { return modules_; }
+  /// The directory relative paths are resolved against (the working directory).
+  [[nodiscard]] const std::filesystem::path& base() const noexcept { return base_; }
+
+ private:
+  static std::optional<content_digest> digest_of(const std::string& path) {
+    if (path.empty()) return std::nullopt;
+    return hash_file(path);
+  }
+
+  std::filesystem::path base_{};
+  std::string program_{};  // run[0]; empty for a shell string
+  std::string search_{};   // the PATH the program gets, when its environment sets one
+  std::vector<std::string> modules_{};
+  std::string exe_path_{};  // empty: not compared
+  std::optional<content_digest> exe_digest_{};
+  std::vector<std::optional<content_digest>> module_digests_{};
+};
 
 /// What a strategy engine shares: its core, driven through start/submit/stop. A derived
 /// engine's destructor must call `stop()` first: the thread uses the derived members.
