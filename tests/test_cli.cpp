@@ -6,6 +6,7 @@
 // option parser and the config reader (examples/cli/cli_options.hpp).
 #include "hmr_catch.hpp"
 #include "process_fixture.hpp"
+#include "cmake_generator.hpp"
 // The header under test (the CLI's own, found through -Iexamples/cli).
 #include "cli_options.hpp"
 
@@ -1544,7 +1545,7 @@ TEST_CASE("zero configuration: hmr in a CMake project builds and runs its execut
     CHECK(run_to_exit(run) == 2);
     CHECK(run.err().find("cmake -S . -B build") != std::string::npos);
   }
-  const auto [configured, log] = run_command({"cmake", "-S", "p", "-B", "p/build"}, dir.path);
+  const auto [configured, log] = run_command(hmr_test::with_cmake_generator({"cmake", "-S", "p", "-B", "p/build"}), dir.path);
   INFO(log);
   REQUIRE(configured == 0);
   const std::string app = fs::canonical(p / "build").string() + "/app";
@@ -1805,7 +1806,7 @@ TEST_CASE("zero configuration with a MODULE library: it is built, watched and re
              "#include <cstdio>\n#include <unistd.h>\nint main() {\n  std::puts(\"app up\");\n  std::fflush(stdout);\n"
              "  for (;;) pause();\n}\n");
   write_file(p / "mod.cpp", "extern \"C\" int mod_version() { return 1; }\n");
-  const auto [configured, log] = run_command({"cmake", "-S", "p", "-B", "p/build"}, dir.path);
+  const auto [configured, log] = run_command(hmr_test::with_cmake_generator({"cmake", "-S", "p", "-B", "p/build"}), dir.path);
   INFO(log);
   REQUIRE(configured == 0);
   const std::string build = fs::canonical(p / "build").string();
