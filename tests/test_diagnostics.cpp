@@ -1,11 +1,17 @@
+#include <unistd.h>
+
 #include <cstddef>
+#include <filesystem>
+#include <fstream>
 #include <hmr/diagnostics.hpp>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "hmr_catch.hpp"
+#include "process_fixture.hpp"
 
 using hmr::diagnostic;
 using hmr::diagnostic_parser;
@@ -373,5 +379,150 @@ TEST_CASE("a 10,000-line log") {
     REQUIRE(found[k].column == 7);
     REQUIRE(found[k].severity == lv::warning);
     REQUIRE(found[k].message == "w" + std::to_string(i) + " [-Wunused]");
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Paths printed relative to the directory the compiler ran in
+
+TEST_CASE("parse_directory_change: make's and ninja's announcements") {
+  using hmr::detail::parse_directory_change;
+  const auto make_in = parse_directory_change("make[2]: Entering directory '/p/sub dir'");
+  REQUIRE(make_in);
+  CHECK(make_in->entering);
+  CHECK(make_in->directory == "/p/sub dir");
+  const auto make_out = parse_directory_change("make: Leaving directory `/p/sub'");
+  REQUIRE(make_out);
+  CHECK_FALSE(make_out->entering);
+  CHECK(make_out->directory == "/p/sub");
+  const auto ninja = parse_directory_change("ninja: Entering directory `build'");
+  REQUIRE(ninja);
+  CHECK(ninja->entering);
+  CHECK(ninja->directory == "build");
+  CHECK_FALSE(parse_directory_change("a b: Entering directory 'x'"));
+  CHECK_FALSE(parse_directory_change("make: Entering directory x"));
+  CHECK_FALSE(parse_directory_change("make: *** [Makefile:2: all] Error 1"));
+  CHECK_FALSE(parse_directory_change("Entering directory 'x'"));
+}
+
+TEST_CASE("compile_command_directories: distinct values in order, escapes understood") {
+  using hmr::detail::compile_command_directories;
+  const std::string json = R"([
+  {"directory": "/p/build", "file": "../a.cc", "command": "c++ -c ../a.cc"},
+  {
+    "directory" :
+      "/p/build",
+    "file": "../b.cc"
+  },
+  {"directory": "/p/other\/dir \"q\"", "file": "c.cc"},
+  {"directory": "/p/\u0041", "file": "d.cc"},
+  {"directory": 7}
+])";
+  CHECK(compile_command_directories(json) == std::vector<std::string>{"/p/build", "/p/other/dir \"q\""});
+  CHECK(compile_command_directories(json, 1) == std::vector<std::string>{"/p/build"});
+  CHECK(compile_command_directories("").empty());
+  CHECK(compile_command_directories(R"({"directory": "/p/unterminated)").empty());
+}
+
+TEST_CASE("resolve_build_path: the first candidate holding the file, else the first") {
+  using hmr::detail::resolve_build_path;
+  const std::set<std::string> files{"/p/examples/hello.cc", "/p/build/gen/config.h", "/p/CMakeLists.txt"};
+  const auto exists = [&files](const std::string& path) { return files.count(path) > 0; };
+  const std::vector<std::string> meson{"/p/build", "/p"};
+  CHECK(resolve_build_path("../examples/hello.cc", meson, exists) == "/p/examples/hello.cc");
+  CHECK(resolve_build_path("gen/config.h", meson, exists) == "/p/build/gen/config.h");
+  CHECK(resolve_build_path("CMakeLists.txt", meson, exists) == "/p/CMakeLists.txt");  // the second
+  CHECK(resolve_build_path("./missing.cc", meson, exists) == "/p/build/missing.cc");  // none: the first
+  // `cd out && c++ -c ../examples/hello.cc` (nothing announced): without the leading "..".
+  CHECK(resolve_build_path("../examples/hello.cc", {"/p"}, exists) == "/p/examples/hello.cc");
+  CHECK(resolve_build_path("../../examples/hello.cc", {"/p"}, exists) == "/p/examples/hello.cc");
+  CHECK(resolve_build_path("../../missing.cc", {"/p"}, exists) == "/missing.cc");  // none: the first
+  CHECK(resolve_build_path("/abs/x.cc", meson, exists) == "/abs/x.cc");
+  CHECK(resolve_build_path("", meson, exists).empty());
+  CHECK(resolve_build_path("../x.cc", {}, exists) == "../x.cc");  // nothing known
+}
+
+namespace {
+
+/// A parser resolving against `dir`, fed `log`, finished.
+std::vector<diagnostic> resolved(const std::string& dir, std::string_view log) {
+  diagnostic_parser parser;
+  parser.resolve_from(dir);
+  while (!log.empty()) {
+    const auto nl = log.find('\n');
+    parser.feed(log.substr(0, nl));
+    if (nl == std::string_view::npos) break;
+    log.remove_prefix(nl + 1);
+  }
+  parser.finish();
+  return parser.take();
+}
+
+}  // namespace
+
+TEST_CASE("diagnostic_parser::resolve_from: Meson, make -C, compile_commands.json, CMake") {
+  const hmr_test::temp_dir project("hmr-diagnostics");
+  const std::string p = project.path.lexically_normal().string();
+  project.write("examples/hello.cc", "int main() { return x; }\n");
+  project.write("sub/lib.cc", "int f() { return y; }\n");
+  project.write("CMakeLists.txt", "project(p)\n");
+  std::filesystem::create_directories(project.path / "build");
+
+  SECTION("ninja announces a relative build directory (meson compile, ninja -C)") {
+    const auto found = resolved(p, "ninja: Entering directory `build'\n"
+                                   "[1/2] Compiling C++ object hello.p/examples_hello.cc.o\n"
+                                   "../examples/hello.cc:1:21: error: 'x' was not declared in this scope\n"
+                                   "../examples/gone.cc:2:1: warning: no such file any more\n");
+    REQUIRE(found.size() == 2);
+    CHECK(found[0].file == p + "/examples/hello.cc");
+    CHECK(found[0].line == 1);
+    CHECK(found[1].file == p + "/examples/gone.cc");  // found nowhere: under the announced directory
+  }
+  SECTION("make -C: the innermost announced directory at the time of each diagnostic") {
+    const auto found = resolved(p, "make: Entering directory '" + p + "/sub'\n"
+                                   "lib.cc:1:18: error: 'y' was not declared in this scope\n"
+                                   "make: Leaving directory '" + p + "/sub'\n"
+                                   "CMakeLists.txt:1: warning: at the top again\n");
+    REQUIRE(found.size() == 2);
+    CHECK(found[0].file == p + "/sub/lib.cc");
+    CHECK(found[1].file == p + "/CMakeLists.txt");
+  }
+  SECTION("compile_commands.json's directory comes first") {
+    project.write("build/compile_commands.json",
+                  R"([{"directory": ")" + p + R"(/build", "file": "../examples/hello.cc"}])");
+    project.write("build/examples/hello.cc", "generated into the build directory\n");
+    project.write("examples/only-here.cc", "");
+    // No announcement: the file sits in the build's own directory (a symlink there, say).
+    std::filesystem::copy_file(project.path / "build/compile_commands.json", project.path / "compile_commands.json");
+    const auto found = resolved(p, "examples/hello.cc:1:1: error: from the build directory\n"
+                                   "examples/only-here.cc:1:1: error: from the working directory\n");
+    REQUIRE(found.size() == 2);
+    CHECK(found[0].file == p + "/build/examples/hello.cc");
+    CHECK(found[1].file == p + "/examples/only-here.cc");
+  }
+  SECTION("CMake's paths, absolute paths and tool messages") {
+    const auto found = resolved(p, "CMake Error at CMakeLists.txt:1 (project):\n"
+                                   "  something is wrong\n"
+                                   "\n"
+                                   "/usr/include/x.h:3:4: error: absolute stays\n"
+                                   "collect2: error: ld returned 1 exit status\n");
+    REQUIRE(found.size() == 3);
+    CHECK(found[0].file == p + "/CMakeLists.txt");
+    CHECK(found[0].message == "project: something is wrong");
+    CHECK(found[1].file == "/usr/include/x.h");
+    CHECK(found[2].file.empty());
+  }
+  SECTION("a relative build directory is taken against the current directory") {
+    const std::string cwd = std::filesystem::current_path().string();
+    REQUIRE(::chdir(p.c_str()) == 0);
+    const auto found = resolved("build", "../examples/hello.cc:1:21: error: x\n");
+    REQUIRE(::chdir(cwd.c_str()) == 0);
+    REQUIRE(found.size() == 1);
+    CHECK(found[0].file == p + "/examples/hello.cc");
+  }
+  SECTION("without resolve_from, paths stay as printed") {
+    const auto found = parse_diagnostics("ninja: Entering directory `build'\n../examples/hello.cc:1:21: error: x\n");
+    REQUIRE(found.size() == 1);
+    CHECK(found[0].file == "../examples/hello.cc");
   }
 }

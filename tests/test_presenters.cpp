@@ -546,6 +546,38 @@ TEST_CASE("a failed build shows its diagnostics and its buffered output", "[pres
   }
 }
 
+TEST_CASE("shown_path: absolute paths relative to the current directory when they share more than /",
+          "[presenters][ansi]") {
+  using hmr::detail::shown_path;
+  CHECK(shown_path("/p/examples/hello.cc", "/p") == "examples/hello.cc");
+  CHECK(shown_path("/p/examples/hello.cc", "/p/") == "examples/hello.cc");
+  CHECK(shown_path("/p/lib/b.h", "/p/app") == "../lib/b.h");
+  CHECK(shown_path("/p/a/../b.cc", "/p") == "b.cc");
+  CHECK(shown_path("/usr/include/c++/12/vector", "/home/me/p") == "/usr/include/c++/12/vector");
+  CHECK(shown_path("/p/x.cc", "/") == "/p/x.cc");
+  CHECK(shown_path("src/a.cpp", "/p") == "src/a.cpp");  // as printed: left alone
+  CHECK(shown_path("", "/p").empty());
+  CHECK(shown_path("/p/x.cc", "") == "/p/x.cc");
+}
+
+TEST_CASE("a failed build's absolute diagnostic paths are shown from the current directory",
+          "[presenters][ansi]") {
+  fake_clock clock;
+  std::ostringstream out;
+  hmr::ansi_presenter_options options = plain(clock);
+  options.current_directory = "/home/me/project";
+  hmr::ansi_presenter ansi{out, options};
+  ansi.present(ev::build_started{{"meson", "compile", "-C", "build"}, 1});
+  ev::build_finished failed{false, exit_code(1), 1240ms, {}, false, 1};
+  failed.diagnostics = {
+      {"/home/me/project/examples/hello_server.cc", 25, 5, hmr::diagnostic::level::error, "expected ';'"},
+      {"/usr/include/stdio.h", 7, 0, hmr::diagnostic::level::note, "declared here"}};
+  ansi.present(failed);
+  const std::string text = out.str();
+  CHECK(text.find("\n  examples/hello_server.cc:25:5: error: expected ';'\n") != std::string::npos);
+  CHECK(text.find("\n  /usr/include/stdio.h:7: note: declared here\n") != std::string::npos);
+}
+
 TEST_CASE("a failed build with nothing running waits for changes", "[presenters][ansi]") {
   fake_clock clock;
   std::ostringstream out;

@@ -523,7 +523,7 @@ echo "build ok"
     REQUIRE(ended.status.code.has_value());
     CHECK(*ended.status.code == 1);
     REQUIRE(ended.diagnostics.size() == 1);
-    CHECK(ended.diagnostics[0] == hmr::diagnostic{.file = "src/a.cpp",
+    CHECK(ended.diagnostics[0] == hmr::diagnostic{.file = (fs::current_path() / "src/a.cpp").string(),
                                                   .line = 3,
                                                   .column = 5,
                                                   .severity = hmr::diagnostic::level::error,
@@ -1180,7 +1180,7 @@ TEST_CASE("command: a failed build skips the command", "[strategy][command]") {
   CHECK_FALSE(ended.cancelled);
   CHECK(ended.status.code == std::optional<int>(2));
   REQUIRE(ended.diagnostics.size() == 1);
-  CHECK(ended.diagnostics[0] == hmr::diagnostic{.file = "src/x.cpp",
+  CHECK(ended.diagnostics[0] == hmr::diagnostic{.file = (fs::current_path() / "src/x.cpp").string(),
                                                 .line = 1,
                                                 .column = 2,
                                                 .severity = hmr::diagnostic::level::warning,

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <filesystem>
 #include <functional>
 #include <hmr/events.hpp>
 #include <hmr/strategy.hpp>
@@ -16,6 +17,7 @@
 #include <ostream>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -53,6 +55,9 @@ struct ansi_presenter_options {
   std::size_t build_output_limit = 500;
   /// Measures "restarted in 3 ms"; tests inject a fake clock.
   steady_clock_function clock = [] { return std::chrono::steady_clock::now(); };
+  /// The directory diagnostic paths are shown relative to; empty = the current directory
+  /// when the presenter is made.
+  std::string current_directory{};
 };
 
 namespace detail {
@@ -77,6 +82,25 @@ inline bool is_terminal(const std::ostream& out) {
 inline bool no_color_requested() {
   const char* value = std::getenv("NO_COLOR");  // NOLINT(concurrency-mt-unsafe): read once
   return value != nullptr && value[0] != '\0';
+}
+
+/// An absolute `file` as a person opens it from `current`: relative to it when the two
+/// share more than the root (`examples/a.cc`, `../lib/b.h`), else absolute
+/// (`/usr/include/c++/12/vector`). Relative and empty paths are returned as they are.
+inline std::string shown_path(const std::string& file, const std::string& current) {
+  namespace fs = std::filesystem;
+  const fs::path path = fs::path(file).lexically_normal();
+  const fs::path from = fs::path(current).lexically_normal();
+  if (!path.is_absolute() || !from.is_absolute()) return file;
+  auto p = path.begin();
+  auto c = from.begin();
+  std::size_t shared = 0;
+  for (; p != path.end() && c != from.end() && *p == *c; ++p, ++c) {
+    if (!c->empty()) ++shared;  // "/" then each name (a trailing "" is not one)
+  }
+  if (shared < 2) return file;
+  const fs::path relative = path.lexically_relative(from);
+  return relative.empty() ? file : relative.string();
 }
 
 }  // namespace detail
@@ -138,6 +162,10 @@ class ansi_presenter {
         break;
     }
     clear_ = options_.clear && tty;
+    if (options_.current_directory.empty()) {
+      std::error_code ec;
+      options_.current_directory = std::filesystem::current_path(ec).string();
+    }
   }
 
   /// True when this presenter writes colour codes.
@@ -262,7 +290,7 @@ class ansi_presenter {
   }
 
   std::string format_diagnostic(const diagnostic& d) const {
-    std::string where = d.file;
+    std::string where = detail::shown_path(d.file, options_.current_directory);
     if (!where.empty() && d.line > 0) {
       where += ':' + std::to_string(d.line);
       if (d.column > 0) where += ':' + std::to_string(d.column);

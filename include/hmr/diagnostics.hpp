@@ -18,11 +18,22 @@
 ///
 /// Diagnostic lines start in column 0: indented lines (source excerpts, caret lines, CMake
 /// bodies, lld's `>>>` context) never start a diagnostic on their own.
+///
+/// A parser told the build's directory (`diagnostic_parser::resolve_from`) also makes the
+/// relative paths a compiler printed absolute, for builds that run the compiler elsewhere
+/// (Meson's `../src/a.cc`, `make -C sub`): against compile_commands.json's `directory`,
+/// the directories the build tool announces (`make[1]: Entering directory '/p/sub'`,
+/// ninja's "Entering directory `build'"), then the build's own directory.
 
+#include <algorithm>
 #include <cstddef>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <utility>
 #include <vector>
 
@@ -318,6 +329,102 @@ inline std::string clean_line(std::string_view line) {
   return strip_ansi(line);
 }
 
+/// A build tool changing directory: make's `make[1]: Entering directory '/p/sub'` (also
+/// with a backquote, and `Leaving directory`), ninja's "ninja: Entering directory `build'".
+struct directory_change {
+  bool entering = true;     ///< false for `Leaving directory`
+  std::string directory{};  ///< as printed (ninja's may be relative to the build's directory)
+};
+
+/// Parses a cleaned line of the form `tool[N]: Entering|Leaving directory 'dir'`.
+inline std::optional<directory_change> parse_directory_change(std::string_view s) {
+  const auto colon = s.find(": ");
+  if (colon == std::string_view::npos || colon == 0 || s.substr(0, colon).find(' ') != std::string_view::npos)
+    return std::nullopt;
+  std::string_view rest = s.substr(colon + 2);
+  directory_change change;
+  static constexpr std::string_view entering = "Entering directory ", leaving = "Leaving directory ";
+  if (rest.substr(0, entering.size()) == entering) {
+    rest.remove_prefix(entering.size());
+  } else if (rest.substr(0, leaving.size()) == leaving) {
+    rest.remove_prefix(leaving.size());
+    change.entering = false;
+  } else {
+    return std::nullopt;
+  }
+  if (rest.size() < 3 || (rest.front() != '\'' && rest.front() != '`') || rest.back() != '\'')
+    return std::nullopt;
+  change.directory = std::string(rest.substr(1, rest.size() - 2));
+  return change;
+}
+
+/// The distinct `directory` values of a compile_commands.json text, in order of first
+/// appearance, at most `limit`. A light scan (the file of a large project is big), not a
+/// validating parse: escapes `\"`, `\\` and `\/` are understood, a value with any other
+/// escape is skipped.
+inline std::vector<std::string> compile_command_directories(std::string_view json, std::size_t limit = 16) {
+  std::vector<std::string> out;
+  static constexpr std::string_view key = "\"directory\"";
+  for (auto at = json.find(key); at != std::string_view::npos && out.size() < limit; at = json.find(key, at + 1)) {
+    std::size_t i = at + key.size();
+    while (i < json.size() && (is_blank(json[i]) || json[i] == '\n' || json[i] == '\r')) ++i;
+    if (i >= json.size() || json[i] != ':') continue;
+    ++i;
+    while (i < json.size() && (is_blank(json[i]) || json[i] == '\n' || json[i] == '\r')) ++i;
+    if (i >= json.size() || json[i] != '"') continue;
+    std::string value;
+    bool ok = false;
+    for (++i; i < json.size(); ++i) {
+      const char c = json[i];
+      if (c == '"') {
+        ok = true;
+        break;
+      }
+      if (c != '\\') {
+        value.push_back(c);
+        continue;
+      }
+      if (++i >= json.size() || (json[i] != '"' && json[i] != '\\' && json[i] != '/')) break;
+      value.push_back(json[i]);
+    }
+    if (ok && !value.empty() && std::find(out.begin(), out.end(), value) == out.end()) out.push_back(std::move(value));
+  }
+  return out;
+}
+
+/// Where a path a build printed opens: an absolute or empty `file` as it is; a relative one
+/// under the first of `candidates` (absolute directories, best first) where `exists` finds
+/// it; else, for a compiler run in a subdirectory nobody announced (`cd out && c++ -c
+/// ../src/a.cc`), the path without its leading `..` (one, then two, ...) under the first
+/// candidate where that exists; else under the first candidate. Lexically normal. Without
+/// candidates, `file` as is.
+template <class Exists>
+std::string resolve_build_path(std::string_view file, const std::vector<std::string>& candidates, Exists&& exists) {
+  namespace fs = std::filesystem;
+  const fs::path printed{std::string(file)};
+  if (file.empty() || printed.is_absolute() || candidates.empty()) return std::string(file);
+  for (const std::string& directory : candidates) {
+    std::string joined = (fs::path(directory) / printed).lexically_normal().string();
+    if (exists(joined)) return joined;
+  }
+  const fs::path normal = printed.lexically_normal();
+  std::size_t ups = 0;  // leading ".." components
+  for (auto it = normal.begin(); it != normal.end() && *it == ".."; ++it) ++ups;
+  for (std::size_t k = 1; k <= ups; ++k) {
+    fs::path tail;  // `normal` without its first k components
+    std::size_t i = 0;
+    for (const fs::path& part : normal) {
+      if (i++ >= k) tail /= part;
+    }
+    if (tail.empty()) break;
+    for (const std::string& directory : candidates) {
+      std::string joined = (fs::path(directory) / tail).lexically_normal().string();
+      if (exists(joined)) return joined;
+    }
+  }
+  return (fs::path(candidates.front()) / printed).lexically_normal().string();
+}
+
 }  // namespace detail
 
 /// Parses one line of build output (GCC, Clang, MSVC, GNU ld, lld or CMake format; see the
@@ -344,9 +451,27 @@ inline std::optional<diagnostic> parse_diagnostic_line(std::string_view line) {
 /// @endcode
 class diagnostic_parser {
  public:
+  /// Resolves relative paths from now on: the build runs in `build_directory` (empty: the
+  /// current directory). `take()` then returns them absolute, resolved against the
+  /// `directory` entries of a compile_commands.json found in the build's announced
+  /// directories or its own, then those announced directories (the innermost at the time of
+  /// the diagnostic first), then `build_directory`; the first under which the file exists
+  /// wins, else the first of them.
+  void resolve_from(const std::string& build_directory) {
+    std::error_code ec;
+    const std::filesystem::path current = std::filesystem::current_path(ec);
+    base_ = (build_directory.empty() ? current : current / build_directory).lexically_normal().string();
+  }
+
   /// Consumes one line of output.
   void feed(std::string_view line) {
     const std::string clean = detail::clean_line(line);
+    if (base_) {
+      if (auto change = detail::parse_directory_change(clean)) {
+        enter(std::move(*change));
+        return;
+      }
+    }
     if (pending_) {
       if (clean.empty() || detail::is_blank(clean.front())) {
         append_body(detail::trim(clean));
@@ -358,18 +483,44 @@ class diagnostic_parser {
     if (!d) return;
     if (clean.rfind("CMake ", 0) == 0) {
       pending_ = std::move(d);  // a header; its body follows
+      pending_directory_ = innermost();
       body_.clear();
       blank_run_ = false;
       return;
     }
-    done_.push_back(std::move(*d));
+    complete(std::move(*d), innermost());
   }
 
   /// Ends the output: a CMake diagnostic still collecting its body is completed.
   void finish() { flush(); }
 
-  /// Returns the completed diagnostics found since the last call and forgets them.
-  std::vector<diagnostic> take() { return std::exchange(done_, {}); }
+  /// Returns the completed diagnostics found since the last call and forgets them (their
+  /// relative paths made absolute after `resolve_from`).
+  std::vector<diagnostic> take() {
+    std::vector<std::string> compiled;  // compile_commands.json's directories
+    bool looked = false;
+    for (std::size_t i = 0; i < done_.size(); ++i) {
+      diagnostic& d = done_[i];
+      if (!base_ || d.file.empty() || std::filesystem::path(d.file).is_absolute()) continue;
+      if (!looked) {
+        looked = true;
+        compiled = compile_commands_directories();
+      }
+      std::vector<std::string> candidates = compiled;
+      const auto add = [&candidates](const std::string& dir) {
+        if (std::find(candidates.begin(), candidates.end(), dir) == candidates.end()) candidates.push_back(dir);
+      };
+      if (!directories_[i].empty()) add(directories_[i]);
+      for (auto it = announced_.rbegin(); it != announced_.rend(); ++it) add(*it);
+      add(*base_);
+      d.file = detail::resolve_build_path(d.file, candidates, [](const std::string& path) {
+        std::error_code ec;
+        return std::filesystem::exists(path, ec);
+      });
+    }
+    directories_.clear();
+    return std::exchange(done_, {});
+  }
 
   /// The completed diagnostics not yet taken.
   [[nodiscard]] const std::vector<diagnostic>& diagnostics() const noexcept { return done_; }
@@ -391,11 +542,56 @@ class diagnostic_parser {
       std::string& msg = pending_->message;
       msg = msg.empty() ? std::move(body_) : msg + ": " + body_;
     }
-    done_.push_back(std::move(*pending_));
+    complete(std::move(*pending_), pending_directory_);
     pending_.reset();
     body_.clear();
   }
 
+  void complete(diagnostic d, std::string directory) {
+    done_.push_back(std::move(d));
+    directories_.push_back(std::move(directory));
+  }
+
+  // A directory change announced by the build tool (relative ones against the build's).
+  void enter(detail::directory_change change) {
+    std::string directory = (std::filesystem::path(*base_) / change.directory).lexically_normal().string();
+    if (!directory.empty() && directory.size() > 1 && directory.back() == '/') directory.pop_back();
+    if (change.entering) {
+      stack_.push_back(directory);
+      if (std::find(announced_.begin(), announced_.end(), directory) == announced_.end())
+        announced_.push_back(std::move(directory));
+    } else if (!stack_.empty()) {
+      const auto it = std::find(stack_.rbegin(), stack_.rend(), directory);
+      if (it != stack_.rend()) stack_.erase(std::next(it).base());
+    }
+  }
+
+  // The directory the build tool is in now, as far as its announcements say ("" if none).
+  [[nodiscard]] std::string innermost() const { return stack_.empty() ? std::string() : stack_.back(); }
+
+  // The directories of the compile_commands.json files in the announced directories and
+  // the build's own.
+  [[nodiscard]] std::vector<std::string> compile_commands_directories() const {
+    std::vector<std::string> out;
+    std::vector<std::string> places(announced_.rbegin(), announced_.rend());
+    places.push_back(*base_);
+    for (const std::string& place : places) {
+      std::ifstream in(std::filesystem::path(place) / "compile_commands.json", std::ios::binary);
+      if (!in) continue;
+      const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+      for (std::string& dir : detail::compile_command_directories(text)) {
+        std::string absolute = (std::filesystem::path(place) / dir).lexically_normal().string();
+        if (std::find(out.begin(), out.end(), absolute) == out.end()) out.push_back(std::move(absolute));
+      }
+    }
+    return out;
+  }
+
+  std::optional<std::string> base_{};        // the build's directory, once resolving
+  std::vector<std::string> stack_{};         // the build tool's directories, innermost last
+  std::vector<std::string> announced_{};     // every directory announced, in order
+  std::vector<std::string> directories_{};   // per completed diagnostic: innermost then
+  std::string pending_directory_{};          // the same for the pending CMake header
   std::vector<diagnostic> done_{};       // completed, in output order
   std::optional<diagnostic> pending_{};  // a CMake header collecting its body
   std::string body_{};                   // the body so far

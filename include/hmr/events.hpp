@@ -93,7 +93,7 @@ struct exit_status {
 struct diagnostic {
   /// How serious the diagnostic is.
   enum class level : std::uint8_t { note, warning, error, fatal };
-  std::string file{};             ///< as the compiler printed it
+  std::string file{};             ///< absolute when a strategy resolved it; else as printed
   int line = 0;                   ///< 1-based; 0 when unknown
   int column = 0;                 ///< 1-based; 0 when unknown
   level severity = level::error;  ///< its severity

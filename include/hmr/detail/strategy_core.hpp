@@ -362,6 +362,7 @@ inline build_outcome run_build(strategy_core& core, const command_spec& spec, st
     diagnostic_parser parser{};
   };
   auto parsed = std::make_shared<shared_parser>();
+  parsed->parser.resolve_from(spec.working_directory);  // relative paths made absolute
   const auto started = std::chrono::steady_clock::now();
   core.emit(events::build_started{shown_command(spec.command, spec.shell), cycle});
   const std::uint64_t id = core.next_process_id();
