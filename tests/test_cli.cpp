@@ -6,12 +6,14 @@
 // option parser and the config reader (examples/cli/cli_options.hpp).
 #include "hmr_catch.hpp"
 #include "process_fixture.hpp"
+#include "cmake_generator.hpp"
 // The header under test (the CLI's own, found through -Iexamples/cli).
 #include "cli_options.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
+#include <sys/inotify.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -1543,7 +1545,7 @@ TEST_CASE("zero configuration: hmr in a CMake project builds and runs its execut
     CHECK(run_to_exit(run) == 2);
     CHECK(run.err().find("cmake -S . -B build") != std::string::npos);
   }
-  const auto [configured, log] = run_command({"cmake", "-S", "p", "-B", "p/build"}, dir.path);
+  const auto [configured, log] = run_command(hmr_test::with_cmake_generator({"cmake", "-S", "p", "-B", "p/build"}), dir.path);
   INFO(log);
   REQUIRE(configured == 0);
   const std::string app = fs::canonical(p / "build").string() + "/app";
@@ -1804,7 +1806,7 @@ TEST_CASE("zero configuration with a MODULE library: it is built, watched and re
              "#include <cstdio>\n#include <unistd.h>\nint main() {\n  std::puts(\"app up\");\n  std::fflush(stdout);\n"
              "  for (;;) pause();\n}\n");
   write_file(p / "mod.cpp", "extern \"C\" int mod_version() { return 1; }\n");
-  const auto [configured, log] = run_command({"cmake", "-S", "p", "-B", "p/build"}, dir.path);
+  const auto [configured, log] = run_command(hmr_test::with_cmake_generator({"cmake", "-S", "p", "-B", "p/build"}), dir.path);
   INFO(log);
   REQUIRE(configured == 0);
   const std::string build = fs::canonical(p / "build").string();
@@ -1854,6 +1856,189 @@ TEST_CASE("several roots: each root's .gitignore applies only under that root", 
   const std::size_t first = need(run, output_line(gen_line(1, "initial")), "generation 1");
   write_file(dir / "lib" / "gen" / "a.cpp", "int a;\n");
   need(run, output_line(gen_line(2, "change", "gen/a.cpp")), "generation 2 after lib/gen/a.cpp", first);
+  quit_cleanly(run);
+}
+
+// =======================================================================================
+// hmr's own output files, and builds that change nothing the program runs
+
+namespace {
+
+/// hmr run as `hmr ARGS > out 2> err` from `dir` (stdin /dev/null), its streams regular
+/// files; killed (SIGKILL) on destruction if still running. Waits watch the out file with
+/// inotify.
+class hmr_to_files {
+ public:
+  hmr_to_files(const fs::path& dir, fs::path out, const fs::path& err, std::vector<std::string> args)
+      : out_(std::move(out)) {
+    std::vector<std::string> words{HMR_CLI_PATH};
+    words.insert(words.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (std::string& w : words) argv.push_back(w.data());
+    argv.push_back(nullptr);
+    const std::string cwd = dir.string();
+    const int out_fd = ::open(out_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    const int err_fd = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    const int null_in = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    REQUIRE((out_fd >= 0 && err_fd >= 0 && null_in >= 0));
+    inotify_ = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    REQUIRE(inotify_ >= 0);
+    REQUIRE(::inotify_add_watch(inotify_, out_.c_str(), IN_MODIFY) >= 0);
+    pid_ = ::fork();
+    REQUIRE(pid_ >= 0);
+    if (pid_ == 0) {
+      ::setsid();
+      ::dup2(null_in, 0);
+      ::dup2(out_fd, 1);
+      ::dup2(err_fd, 2);
+      if (::chdir(cwd.c_str()) != 0) ::_exit(126);
+      ::execv(argv[0], argv.data());
+      ::_exit(127);
+    }
+    for (const int fd : {out_fd, err_fd, null_in}) ::close(fd);
+    pidfd_ = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));
+  }
+  ~hmr_to_files() {
+    if (!status_) {
+      ::kill(pid_, SIGKILL);
+      int status = 0;
+      while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+      }
+    }
+    for (const int fd : {inotify_, pidfd_}) {
+      if (fd >= 0) ::close(fd);
+    }
+  }
+  hmr_to_files(const hmr_to_files&) = delete;
+  hmr_to_files& operator=(const hmr_to_files&) = delete;
+
+  /// The JSON events in the out file so far (whole lines only).
+  [[nodiscard]] std::vector<json_value> events() const {
+    std::ifstream in(out_);
+    const std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::vector<json_value> out;
+    std::size_t begin = 0;
+    for (std::size_t end = all.find('\n'); end != std::string::npos; begin = end + 1, end = all.find('\n', begin)) {
+      auto value = hmr::parse_json_line(std::string_view(all).substr(begin, end - begin + 1));
+      if (value && value->is_object()) out.push_back(std::move(*value));
+    }
+    return out;
+  }
+
+  /// How many events `accept` takes once one of them is the `n`-th, waiting for hmr to
+  /// write; fewer after `limit`.
+  std::size_t wait_count(const predicate& accept, std::size_t n, std::chrono::milliseconds limit = patience) {
+    const auto deadline = steady::now() + limit;
+    for (;;) {
+      const auto all = events();
+      const auto got = static_cast<std::size_t>(std::count_if(all.begin(), all.end(), accept));
+      const auto now = steady::now();
+      if (got >= n || now >= deadline) return got;
+      pollfd fd{inotify_, POLLIN, 0};
+      const auto ms = std::chrono::ceil<std::chrono::milliseconds>(deadline - now).count();
+      if (::poll(&fd, 1, static_cast<int>(std::clamp<decltype(ms)>(ms, 1, 1000))) > 0) {
+        char buffer[4096];
+        while (::read(inotify_, buffer, sizeof buffer) > 0) {
+        }
+      }
+    }
+  }
+
+  /// hmr's exit code (128 + N when killed by signal N) once it has ended; nothing when it
+  /// has not ended within `patience`.
+  std::optional<int> wait_exit() {
+    pollfd fd{pidfd_, POLLIN, 0};
+    if (!status_ && pidfd_ >= 0 && ::poll(&fd, 1, static_cast<int>(patience.count())) > 0) {
+      int status = 0;
+      if (::waitpid(pid_, &status, 0) == pid_)
+        status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    }
+    return status_;
+  }
+  /// SIGTERM, then `wait_exit()`.
+  std::optional<int> quit() {
+    ::kill(pid_, SIGTERM);
+    return wait_exit();
+  }
+
+ private:
+  fs::path out_;
+  pid_t pid_ = -1;
+  int inotify_ = -1;
+  int pidfd_ = -1;
+  std::optional<int> status_{};
+};
+
+/// The names of `events`, one line, for failure messages.
+std::string event_names(const std::vector<json_value>& events) {
+  std::string out;
+  for (const json_value& e : events) out += name_of(e) + " ";
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("hmr's own output file inside the watched tree never triggers a cycle", "[cli][filters]") {
+  project dir;
+  const fs::path out = dir.path / "src" / "out.log";
+  const fs::path err = dir.path / "src" / "err.log";
+  SECTION("hmr --json ... > src/out.log 2> src/err.log runs one generation until a real change") {
+    hmr_to_files run(dir.path, out, err, json_args());
+    const auto started = named("process_start");
+    REQUIRE(run.wait_count(named("watching"), 1) == 1);
+    REQUIRE(run.wait_count(started, 1) == 1);
+    // Each event hmr writes changes out.log: none of them may start a cycle.
+    CHECK(run.wait_count(started, 2, quiet_period) == 1);
+    dir.touch("code.cpp");
+    CHECK(run.wait_count(started, 2) == 2);
+    CHECK(run.wait_count(started, 3, quiet_period) == 2);
+    const auto code = run.quit();
+    const auto events = run.events();
+    INFO(event_names(events));
+    REQUIRE(code.has_value());
+    CHECK(*code == 0);
+    const auto changes = static_cast<std::size_t>(std::count_if(events.begin(), events.end(), named("change")));
+    CHECK(changes == 1);
+  }
+  SECTION("--explain names the rule") {
+    hmr_to_files run(dir.path, out, err, {"-w", "src", "--explain", "src/out.log"});
+    const auto code = run.wait_exit();
+    REQUIRE(code.has_value());
+    CHECK(*code == 0);
+    std::ifstream in(out);
+    std::string line;
+    std::getline(in, line);
+    CHECK(line == "\"src/out.log\" dropped: hmr's own output file (its stdout)");
+  }
+}
+
+TEST_CASE("-b: a change the build leaves without effect on the executable keeps the program", "[cli][build]") {
+  project dir;
+  const auto source = [](const std::string& version) {
+    return "#include <cstdio>\n#include <unistd.h>\n"
+           "int main() { std::printf(\"app " + version + "\\n\"); std::fflush(stdout); for (;;) pause(); }\n";
+  };
+  dir.touch("app.cpp", source("v1"));
+  dir.touch("README.md", "# notes\n");
+  hmr_run run(dir.path, json_args({"-b", std::string(HMR_TEST_CXX) + " -O0 -o app src/app.cpp"}, {"./app"}));
+  const auto& ev = run.events();
+  const std::size_t s1 = need(run, named("process_start"), "start 1");
+  const std::int64_t pid1 = number(ev[s1], "pid");
+  need(run, output_line("app v1"), "app v1");
+  need(run, named("watching"), "watching");
+
+  std::ofstream(dir.path / "src" / "README.md", std::ios::app) << "\n";  // echo >> README.md
+  const std::size_t n = need(run, cycle_event("no_effect", 2), "no effect", s1);
+  CHECK(text(ev[n], "reason") == "the build outputs did not change");
+  CHECK(count(run, named("process_start")) == 1);
+  CHECK(count(run, named("process_exit")) == 0);
+  CHECK_FALSE(not_running(static_cast<int>(pid1)));
+
+  dir.touch("app.cpp", source("v2"));  // a new executable: restarted
+  const std::size_t s2 = need(run, cycle_event("process_start", 3), "start 2", n);
+  CHECK(text(ev[s2], "reason") == "app.cpp changed");
+  need(run, output_line("app v2"), "app v2", s2);
+  CHECK(not_running(static_cast<int>(pid1)));
   quit_cleanly(run);
 }
 

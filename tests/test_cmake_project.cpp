@@ -5,6 +5,7 @@
 // directories whose CMakeCache.txt and File API reply are written by hand.
 #include <hmr/cmake_project.hpp>
 //
+#include "cmake_generator.hpp"
 #include <stdlib.h>  // mkdtemp
 
 #include <chrono>
@@ -112,7 +113,8 @@ struct multi_target_project {
     dir.write("helpers.cpp", "int helper() { return 2; }\n");
     dir.write("dep/dep.cpp", "int dep() { return 3; }\n");
     configured =
-        run({"cmake", "-S", dir.path.string(), "-B", dir.at("build"), "-DCMAKE_BUILD_TYPE=Debug"});
+        run(hmr_test::with_cmake_generator(
+            {"cmake", "-S", dir.path.string(), "-B", dir.at("build"), "-DCMAKE_BUILD_TYPE=Debug"}));
   }
 };
 multi_target_project& multi_project() {
@@ -137,7 +139,7 @@ struct preset_project_fixture {
     {"name": "dev", "inherits": "base", "cacheVariables": {"CMAKE_BUILD_TYPE": "Debug"}}
   ]
 })");
-    configured = run({"cmake", "--preset", "dev"}, dir.path.string());
+    configured = run(hmr_test::with_cmake_generator({"cmake", "--preset", "dev"}), dir.path.string());
   }
 };
 preset_project_fixture& preset_project() {
@@ -513,7 +515,7 @@ TEST_CASE("query_cmake_project: a real project without executables, then broken"
   dir.write("CMakeLists.txt",
             "cmake_minimum_required(VERSION 3.16)\nproject(scripts NONE)\n"
             "add_custom_target(lint COMMAND ${CMAKE_COMMAND} -E echo lint)\n");
-  const run_result configured = run({"cmake", "-S", src, "-B", build});
+  const run_result configured = run(hmr_test::with_cmake_generator({"cmake", "-S", src, "-B", build}));
   INFO(configured.output);
   REQUIRE(configured.success);
 

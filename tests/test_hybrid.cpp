@@ -595,6 +595,22 @@ TEST_CASE("hybrid: restart rules, cold, and a changed executable restart without
   }
 }
 
+TEST_CASE("hybrid: an interpreter's executable is not compared: a build without new modules restarts",
+          "[hybrid]") {
+  fixture f("");
+  // /bin/sh is found in a PATH directory: what it runs is not its executable.
+  f.options.run = {"/bin/sh", "-c", "echo \"sh started gen=$HMR_GENERATION\"; exec sleep 600"};
+  hmr::hybrid_strategy strategy{f.options};
+  strategy.start(f.log.context());
+  strategy.submit(initial);
+  f.need_line("sh started gen=1");
+  strategy.submit(change({"src/script.sh"}));  // the build leaves the module alone
+  CHECK(f.need_nth<hmr::events::process_started>(2, "restart").reason == "src/script.sh changed");
+  f.need_line("sh started gen=2");
+  strategy.stop();
+  CHECK(all<hmr::events::no_effect>(f.log.snapshot()).empty());
+}
+
 TEST_CASE("hybrid without a build: a changed module file reloads, anything else restarts", "[hybrid]") {
   fixture f("");
   f.options.build.clear();

@@ -5,6 +5,7 @@
 //
 // Exit codes: 0 after a clean quit (q, Ctrl-C, SIGTERM), 2 for usage errors, 1 for fatal
 // errors; under --on-crash exit, the program's own status.
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -66,7 +67,76 @@ hmr::cli::parse_result read_options(const std::vector<std::string>& args) {
   return hmr::cli::parse_arguments(args, std::move(*base.parsed));
 }
 
-/// The filter the flags describe.
+/// hmr's own output files: its stdout and stderr where they are regular files under a watch
+/// root (`hmr --json -- ./app > run.log`). hmr writes them itself; reacting to that would
+/// restart the program for every line it reports, forever.
+class own_output_files {
+ public:
+  /// Finds the files behind descriptors 1 and 2 under `roots` (by device and inode: the
+  /// path /proc gives must still name the open file).
+  explicit own_output_files(const std::vector<std::string>& roots) {
+    for (const auto& [fd, stream] : {std::pair{1, "stdout"}, std::pair{2, "stderr"}}) {
+      struct stat open_file {};
+      if (::fstat(fd, &open_file) != 0 || !S_ISREG(open_file.st_mode)) continue;
+      std::error_code ec;
+      const fs::path path = fs::read_symlink("/proc/self/fd/" + std::to_string(fd), ec);
+      struct stat named {};
+      if (ec || ::stat(path.c_str(), &named) != 0 || named.st_dev != open_file.st_dev ||
+          named.st_ino != open_file.st_ino)
+        continue;  // deleted or renamed since: no path to ignore
+      for (std::size_t root = 0; root < roots.size(); ++root) {
+        const fs::path rel = path.lexically_relative(fs::weakly_canonical(roots[root], ec));
+        if (ec || rel.empty() || *rel.begin() == ".." || rel == ".") continue;
+        add(root, rel.generic_string(), stream);
+      }
+    }
+  }
+
+  /// True when neither stream is a file under a watch root.
+  [[nodiscard]] bool empty() const noexcept { return files_.empty(); }
+
+  /// False for an output file (under root 0).
+  [[nodiscard]] bool keep(std::string_view path, bool is_directory) const { return keep(0, path, is_directory); }
+  /// False for an output file under root `root`.
+  [[nodiscard]] bool keep(std::size_t root, std::string_view path, bool is_directory) const {
+    return is_directory || find(root, path) == nullptr;
+  }
+  /// Says which stream a dropped path is.
+  [[nodiscard]] hmr::filter_verdict explain(std::string_view path, bool is_directory) const {
+    return explain(0, path, is_directory);
+  }
+  /// Says which stream a dropped path under root `root` is.
+  [[nodiscard]] hmr::filter_verdict explain(std::size_t root, std::string_view path, bool is_directory) const {
+    const entry* own = is_directory ? nullptr : find(root, path);
+    if (own == nullptr) return {true, std::string(path), "own_output", "not hmr's own output file", false};
+    return {false, std::string(path), "own_output", "hmr's own output file (its " + own->streams + ")", true};
+  }
+
+ private:
+  struct entry {
+    std::size_t root = 0;
+    std::string path{};     // relative to the root
+    std::string streams{};  // "stdout", "stderr", or "stdout and stderr"
+  };
+  void add(std::size_t root, std::string path, const std::string& stream) {
+    for (entry& e : files_) {
+      if (e.root == root && e.path == path) {
+        e.streams += " and " + stream;
+        return;
+      }
+    }
+    files_.push_back({root, std::move(path), stream});
+  }
+  [[nodiscard]] const entry* find(std::size_t root, std::string_view path) const {
+    for (const entry& e : files_) {
+      if (e.root == root && e.path == path) return &e;
+    }
+    return nullptr;
+  }
+  std::vector<entry> files_{};
+};
+
+/// The filter the flags describe, plus hmr's own output files.
 hmr::any_filter make_filter(const hmr::cli::options& o) {
   hmr::any_filter filter;
   if (o.default_ignores) filter = hmr::default_ignores();
@@ -81,6 +151,7 @@ hmr::any_filter make_filter(const hmr::cli::options& o) {
   for (const auto& ext : o.extensions) includes.push_back("**/*." + ext);
   if (!includes.empty()) filter = filter | hmr::include_globs{includes};
   if (!o.exclude.empty()) filter = filter | hmr::exclude_globs{o.exclude};
+  if (own_output_files own(o.watch); !own.empty()) filter = hmr::any_filter(std::move(own)) | filter;
   return filter;
 }
 
