@@ -274,10 +274,13 @@ TEST_CASE("every event serialises to its exact line", "[presenters][json]") {
            R"(,"stream":"stderr","source":"build","line":"a.cpp:1:1: error: x"})"},
       {ev::error{"cannot watch src: too many watches", "raise fs.inotify.max_user_watches", true},
        R"({"event":"error",)" + T +
-           R"(,"message":"cannot watch src: too many watches","hint":"raise fs.inotify.max_user_watches","fatal":true})"},
+           R"(,"message":"cannot watch src: too many watches","hint":"raise fs.inotify.max_user_watches","fatal":true,"severity":"fatal"})"},
       {ev::error{"the program failed to start", "", false},
        R"({"event":"error",)" + T +
-           R"(,"message":"the program failed to start","hint":null,"fatal":false})"},
+           R"(,"message":"the program failed to start","hint":null,"fatal":false,"severity":"error"})"},
+      {ev::error{"the inotify watch limit was reached", "every change is still seen", false, true},
+       R"({"event":"error",)" + T +
+           R"(,"message":"the inotify watch limit was reached","hint":"every change is still seen","fatal":false,"severity":"warning"})"},
       {ev::stopped{"interrupted", 130},
        R"({"event":"stopped",)" + T + R"(,"reason":"interrupted","exit_code":130})"},
   };
@@ -749,6 +752,7 @@ TEST_CASE("errors, watching and stopped lines", "[presenters][ansi]") {
   ansi.present(
       ev::error{"cannot watch src: too many watches", "raise fs.inotify.max_user_watches", true});
   ansi.present(ev::error{"something odd", "", false});
+  ansi.present(ev::error{"the inotify watch limit was reached", "every change is still seen", false, true});
   ansi.present(ev::stopped{"interrupted", 130});
   ansi.present(ev::stopped{"quit", 0});
   CHECK(out.str() ==
@@ -757,6 +761,8 @@ TEST_CASE("errors, watching and stopped lines", "[presenters][ansi]") {
         "[hmr] fatal error: cannot watch src: too many watches\n"
         "      hint: raise fs.inotify.max_user_watches\n"
         "[hmr] error: something odd\n"
+        "[hmr] warning: the inotify watch limit was reached\n"
+        "      hint: every change is still seen\n"
         "[hmr] stopped: interrupted (exit code 130)\n"
         "[hmr] stopped: quit\n");
 }

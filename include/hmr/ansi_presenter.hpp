@@ -473,7 +473,11 @@ class ansi_presenter {
 
   void on(const events::error& e) {
     if (cycle_.active && !cycle_.steps.empty()) print_cycle("");
-    line(paint(bold_red, e.fatal ? "fatal error:" : "error:") + " " + e.message);
+    if (e.warning && !e.fatal) {
+      line(paint(yellow, "warning:") + " " + e.message);
+    } else {
+      line(paint(bold_red, e.fatal ? "fatal error:" : "error:") + " " + e.message);
+    }
     if (!e.hint.empty()) write("      " + paint(cyan, "hint:") + " " + e.hint + "\n");
   }
 

@@ -211,12 +211,16 @@ struct output {
   std::string line{};                         ///< without its line terminator
 };
 
-/// Something went wrong that the user can act on.
+/// Something went wrong that the user can act on (or, with `warning`, something the user
+/// should know, which hmr worked around).
 struct error {
   static constexpr std::string_view name = "error";
   std::string message{};  ///< what went wrong, naming the thing
   std::string hint{};     ///< how to fix it; may be empty
   bool fatal = false;     ///< hmr is going to exit because of it
+  /// Nothing failed: hmr works around it and carries on, e.g. a watch limit was reached and
+  /// the rest of the tree is polled. Shown as a warning.
+  bool warning = false;
 };
 
 /// hmr stopped watching and is about to return.

@@ -228,6 +228,7 @@ inline void fields(json_writer& w, const events::error& e) {
   w.member("message", e.message);
   string_or_null(w, "hint", e.hint);
   w.member("fatal", e.fatal);
+  w.member("severity", std::string_view(e.fatal ? "fatal" : e.warning ? "warning" : "error"));
 }
 
 inline void fields(json_writer& w, const events::stopped& e) {

@@ -205,7 +205,7 @@ class orchestrator {
         strategy_.submit({.reason = cycle_reason::initial});
       }
     } else {
-      present(events::error{notice.message, notice.hint, false});
+      present(events::error{notice.message, notice.hint, false, notice.kind == watch_notice_kind::watch_limit});
     }
   }
 

@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <climits>
 #include <cstddef>
@@ -25,9 +26,11 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -48,6 +51,106 @@ inline std::int64_t realtime_ns() noexcept {
   timespec t{};
   ::clock_gettime(CLOCK_REALTIME, &t);
   return to_ns(t);
+}
+
+/// What sets the inotify watch limit this process runs under (`read_inotify_limits`).
+struct inotify_limits {
+  /// fs.inotify.max_user_watches: the per-user limit of the initial user namespace (the
+  /// host's); "" when unreadable.
+  std::string system{};
+  /// user.max_inotify_watches of this process's user namespace; "" when unreadable.
+  std::string user_namespace{};
+  /// This process runs in a user namespace other than the initial one (a rootless
+  /// container, `unshare -U`): the limit in force is the lowest along the namespace chain.
+  bool nested = false;
+  /// A container runtime's marker is present (/.dockerenv, /run/.containerenv).
+  bool container = false;
+};
+
+/// True when `uid_map` (the text of /proc/self/uid_map) is the initial user namespace's
+/// identity map, "0 0 4294967295".
+inline bool identity_uid_map(std::string_view uid_map) {
+  const auto next = [&uid_map]() {
+    while (!uid_map.empty() && (uid_map.front() == ' ' || uid_map.front() == '\t' || uid_map.front() == '\n'))
+      uid_map.remove_prefix(1);
+    std::size_t n = 0;
+    while (n < uid_map.size() && uid_map[n] != ' ' && uid_map[n] != '\t' && uid_map[n] != '\n') ++n;
+    const std::string_view word = uid_map.substr(0, n);
+    uid_map.remove_prefix(n);
+    return word;
+  };
+  const std::string_view inside = next(), outside = next(), count = next();
+  return inside == "0" && outside == "0" && count == "4294967295" && next().empty();
+}
+
+/// Reads `inotify_limits` from /proc: both sysctls, /proc/self/uid_map and
+/// /proc/self/ns/user (the initial namespace's inode is fixed, 4026531837), and the markers.
+inline inotify_limits read_inotify_limits() {
+  inotify_limits out;
+  out.system = read_small_file("/proc/sys/fs/inotify/max_user_watches");
+  out.user_namespace = read_small_file("/proc/sys/user/max_inotify_watches");
+  const std::string uid_map = read_small_file("/proc/self/uid_map");
+  char link[64] = {};
+  const ssize_t n = ::readlink("/proc/self/ns/user", link, sizeof link - 1);
+  out.nested = (!uid_map.empty() && !identity_uid_map(uid_map)) ||
+               (n > 0 && std::string_view(link, static_cast<std::size_t>(n)) != "user:[4026531837]");
+  out.container = ::access("/.dockerenv", F_OK) == 0 || ::access("/run/.containerenv", F_OK) == 0;
+  return out;
+}
+
+/// A notice's two lines.
+struct notice_text {
+  std::string message{};  ///< what happened, naming the limit, its value and its source
+  std::string hint{};     ///< what to do about it, for where hmr runs
+};
+
+/// The text of the notice for reaching the watch limit (not the `max_native_watches` cap):
+/// the limit in force (user.max_inotify_watches of a nested user namespace when it is the
+/// lower, else fs.inotify.max_user_watches), the watches `held`, the `subtrees` polled
+/// every `every` (named in `list`), and a hint that fits: the sysctl on a plain machine,
+/// the host's part in a container. Nothing failed: every change is still seen.
+inline notice_text watch_limit_text(const inotify_limits& limits, std::size_t held, std::size_t subtrees,
+                                    std::string_view every, std::string_view list) {
+  const auto number = [](const std::string& text) -> std::optional<std::uint64_t> {
+    std::uint64_t v = 0;
+    const auto r = std::from_chars(text.data(), text.data() + text.size(), v);
+    if (text.empty() || r.ec != std::errc{} || r.ptr != text.data() + text.size()) return std::nullopt;
+    return v;
+  };
+  const auto system = number(limits.system);
+  const auto user_namespace = number(limits.user_namespace);
+  const bool namespace_limit = limits.nested && user_namespace && (!system || *user_namespace < *system);
+  const bool contained = limits.nested || limits.container;
+  const std::string system_text = system ? std::to_string(*system) : std::string("unknown");
+  const std::optional<std::uint64_t> in_force = namespace_limit ? user_namespace : system;
+  std::string held_text = std::to_string(held) + " held by this watcher";
+  if (in_force && held < *in_force) {
+    held_text += limits.nested ? ", the rest by other programs of this user or a lower limit of a parent namespace"
+                               : ", the rest by other programs of this user";
+  }
+  notice_text out;
+  if (namespace_limit) {
+    out.message = "the inotify watch limit of this user namespace was reached (user.max_inotify_watches = " +
+                  std::to_string(*user_namespace) + " per user, below the host's fs.inotify.max_user_watches = " +
+                  system_text + "; " + held_text + ")";
+    out.hint = "the limit is set for this container's user namespace by its host (/proc/sys/user/"
+               "max_inotify_watches there); raise it there to watch natively, or watch fewer directories "
+               "(ignore large ones); until then the rest is polled";
+  } else {
+    out.message = std::string("the inotify watch limit was reached (") + (contained ? "the host's " : "") +
+                  "fs.inotify.max_user_watches = " + system_text + " per user; " + held_text + ")";
+    out.hint = contained
+                   ? "the limit is the host's: raise it on the host (sudo sysctl fs.inotify.max_user_watches=524288) "
+                     "to watch natively, or watch fewer directories (ignore large ones); until then the rest is "
+                     "polled"
+                   : "raise the limit: sudo sysctl fs.inotify.max_user_watches=524288 (make it permanent in "
+                     "/etc/sysctl.d/), or watch fewer directories (ignore large ones); until then the rest is "
+                     "polled";
+  }
+  out.message += "; " + std::to_string(subtrees) + (subtrees == 1 ? " subtree is" : " subtrees are") +
+                 " polled every " + std::string(every) + " instead, so every change is still seen: " +
+                 std::string(list);
+  return out;
 }
 
 /// Watches each directory with inotify; see the file comment.
@@ -850,33 +953,29 @@ class inotify_backend final : public watch_backend {
   // One notice for all the directories the watch limit pushed to polling since the last.
   void limit_notice() {
     if (limited_.empty()) return;
-    const std::string value = read_small_file("/proc/sys/fs/inotify/max_user_watches");
+    const inotify_limits limits = read_inotify_limits();
     const std::string every = std::to_string(options_.poll_interval.count()) + " ms";
     std::string list;
     for (std::size_t k = 0; k < limited_.size() && k < 3; ++k)
       list += (k == 0 ? "" : ", ") + quote_path(limited_[k].second);
     if (limited_.size() > 3) list += " and " + std::to_string(limited_.size() - 3) + " more";
-    const std::string count = std::to_string(limited_.size());
-    std::string message =
-        cap_reached_
-            ? "the cap on native watches was reached (watch_options::max_native_watches = " +
-                  std::to_string(options_.max_native_watches) +
-                  "; the system limit fs.inotify.max_user_watches is " + value + ")"
-            : "the inotify watch limit was reached (fs.inotify.max_user_watches = " + value + ", " +
-                  std::to_string(native_count_) + " watches held by this watcher)";
-    message += "; " + count + (limited_.size() == 1 ? " subtree is" : " subtrees are") +
-               " polled every " + every + " instead: " + list;
-    notices_.push_back(
-        {.kind = watch_notice_kind::watch_limit,
-         .message = std::move(message),
-         .hint = cap_reached_ ? "raise watch_options::max_native_watches, or ignore large "
-                                "directories"
-                              : "raise the limit: sudo sysctl fs.inotify.max_user_watches=524288 "
-                                "(make it permanent in /etc/sysctl.d/), or ignore large "
-                                "directories",
-         .root = limited_.front().first,
-         .path = limited_.front().second,
-         .stats = {}});
+    notice_text text;
+    if (cap_reached_) {
+      text.message = "the cap on native watches was reached (watch_options::max_native_watches = " +
+                     std::to_string(options_.max_native_watches) +
+                     "; the system limit fs.inotify.max_user_watches is " + limits.system + "); " +
+                     std::to_string(limited_.size()) + (limited_.size() == 1 ? " subtree is" : " subtrees are") +
+                     " polled every " + every + " instead: " + list;
+      text.hint = "raise watch_options::max_native_watches, or ignore large directories";
+    } else {
+      text = watch_limit_text(limits, native_count_, limited_.size(), every, list);
+    }
+    notices_.push_back({.kind = watch_notice_kind::watch_limit,
+                        .message = std::move(text.message),
+                        .hint = std::move(text.hint),
+                        .root = limited_.front().first,
+                        .path = limited_.front().second,
+                        .stats = {}});
     limited_.clear();
     cap_reached_ = false;
   }
