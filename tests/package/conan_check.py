@@ -146,6 +146,15 @@ def rmdir(conanfile, path):
     shutil.rmtree(path, ignore_errors=True)
 
 
+def copy(conanfile, pattern, src, dst):
+    copied = []
+    for name in fnmatch.filter(os.listdir(src), pattern):
+        if os.path.isfile(os.path.join(src, name)):
+            os.makedirs(dst, exist_ok=True)
+            copied.append(shutil.copy2(os.path.join(src, name), os.path.join(dst, name)))
+    return copied
+
+
 def install_stub_modules():
     modules = {
         "conan": {"ConanFile": ConanFile},
@@ -154,7 +163,7 @@ def install_stub_modules():
         "conan.tools.build": {"check_min_cppstd": check_min_cppstd, "can_run": lambda c: True},
         "conan.tools.cmake": {"CMake": CMake, "CMakeToolchain": CMakeToolchain,
                               "cmake_layout": cmake_layout},
-        "conan.tools.files": {"load": load, "rm": rm, "rmdir": rmdir},
+        "conan.tools.files": {"copy": copy, "load": load, "rm": rm, "rmdir": rmdir},
     }
     for name, attrs in modules.items():
         module = types.ModuleType(name)
@@ -188,16 +197,14 @@ check(set(recipe.settings) == {"os", "arch", "compiler", "build_type"}, "setting
 probe = recipe(recipe_folder=SRC)
 probe.set_version()
 check(probe.version == version, f"set_version() gives {probe.version}, version.hpp {version}")
-if getattr(recipe, "license", None) is None:
-    print("conan check: WARNING: conanfile.py declares no license (none has been chosen for hmr)")
-elif "placeholder" in str(recipe.license).lower():
-    print(f"conan check: WARNING: conanfile.py license is a placeholder: {recipe.license}")
+check(getattr(recipe, "license", None) == "MIT",
+      f"license is {getattr(recipe, 'license', None)!r}, expected 'MIT' (hmr's LICENSE)")
 
 # Export: the recipe's exports_sources must be enough for the CMake install, CLI included.
 export = os.path.join(WORK, "export")
 shutil.rmtree(WORK, ignore_errors=True)
-for top in ("CMakeLists.txt", "cmake", "include", "examples"):
-    for root, _, files in os.walk(os.path.join(SRC, top)) if top != "CMakeLists.txt" else [(SRC, [], [top])]:
+for top in ("CMakeLists.txt", "LICENSE", "cmake", "include", "examples"):
+    for root, _, files in os.walk(os.path.join(SRC, top)) if top not in ("CMakeLists.txt", "LICENSE") else [(SRC, [], [top])]:
         for name in files:
             rel = os.path.relpath(os.path.join(root, name), SRC)
             if any(fnmatch.fnmatch(rel, p) for p in recipe.exports_sources):
@@ -243,6 +250,10 @@ for cli in (False, True):
           f"cli={cli}: share/cmake/hmr holds {sorted(os.listdir(share))}, expected hmrModule.cmake only")
     check(not os.path.exists(os.path.join(pkg, "share", "pkgconfig")), f"cli={cli}: hmr.pc left in")
     check(os.path.isfile(os.path.join(pkg, "bin", "hmr")) == cli, f"cli={cli}: bin/hmr presence")
+    packaged_license = os.path.join(pkg, "licenses", "LICENSE")
+    check(os.path.isfile(packaged_license)
+          and load(None, packaged_license) == load(None, os.path.join(SRC, "LICENSE")),
+          f"cli={cli}: licenses/LICENSE is missing or differs from LICENSE")
     if cli:
         out = subprocess.run([os.path.join(pkg, "bin", "hmr"), "--version"], check=True,
                              capture_output=True, text=True).stdout.strip()
