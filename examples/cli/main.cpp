@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "cli_options.hpp"
+#include "glob_roots.hpp"
 #include "terminal_keys.hpp"
 
 namespace {
@@ -437,6 +438,9 @@ int main(int argc, char** argv) {
                    "give an existing directory to --watch");
     }
   }
+  // Globs written from the current directory (`-w src --restart-on src/main.cpp`) are
+  // matched relative to the watch root they point into.
+  const auto globs = hmr::cli::rebase_option_globs(o, fs::current_path());
   hmr::any_filter filter;
   try {
     filter = make_filter(o);
@@ -461,6 +465,12 @@ int main(int argc, char** argv) {
     std::cout << verdict.describe() << "\n";
     return 0;
   }
+  // Globs that match nothing: a line on stderr, or with --json a warning event.
+  std::vector<hmr::event> glob_warnings;
+  for (const std::string& line : hmr::cli::unmatched_glob_warnings(globs, o.watch)) {
+    if (!o.json) std::cerr << "hmr: warning: " << line << "\n";
+    glob_warnings.emplace_back(hmr::events::error{.message = line, .warning = true});
+  }
   if (o.command.empty()) {
     if (auto error = zero_config(o)) return usage_failure(*error);
     filter = make_filter(o);
@@ -470,7 +480,10 @@ int main(int argc, char** argv) {
     for (const auto& word : o.command) joined += (joined.empty() ? "" : " ") + word;
     o.command = {joined};
   }
-  if (o.json) return run(o, std::move(filter), hmr::json_presenter{std::cout});
+  if (o.json) {
+    return run(o, std::move(filter),
+               hmr::cli::after_watching{hmr::json_presenter{std::cout}, std::move(glob_warnings)});
+  }
   return run(o, std::move(filter),
              hmr::ansi_presenter{std::cerr, {.clear = o.clear, .on_crash = o.on_crash}});
 }
