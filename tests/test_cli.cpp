@@ -9,6 +9,7 @@
 #include "cmake_generator.hpp"
 // The header under test (the CLI's own, found through -Iexamples/cli).
 #include "cli_options.hpp"
+#include "glob_roots.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -2092,4 +2093,108 @@ TEST_CASE("diagnostics of a compiler run in another directory carry a path that 
     ansi.signal(SIGTERM);
     CHECK(ansi.wait_exit().has_value());
   }
+}
+
+// =======================================================================================
+// Globs written from the current directory (examples/cli/glob_roots.hpp)
+
+TEST_CASE("rebase_glob: a glob written from the current directory is made relative to its root",
+          "[cli][options][filters]") {
+  struct row {
+    std::vector<std::string> roots;
+    std::string glob;
+    std::string expected;
+    std::optional<std::size_t> root;
+  };
+  const row rows[] = {
+      {{"src"}, "src/main.cpp", "/main.cpp", 0},
+      {{"src"}, "src/**/*.h", "/**/*.h", 0},
+      {{"src"}, "./src/net/*.cpp", "/net/*.cpp", 0},
+      {{"src"}, "src/{a,b}.cpp", "/{a,b}.cpp", 0},
+      {{"src"}, "/work/src/main.cpp", "/main.cpp", 0},       // absolute
+      {{"src", "lib"}, "lib/gen/", "/gen/", 1},              // the second root; a directory glob
+      {{"../other"}, "../other/x/*.c", "/x/*.c", 0},
+      {{"/abs/src"}, "../abs/src/x.cpp", "/x.cpp", 0},
+      {{"src"}, "net/*.cpp", "net/*.cpp", std::nullopt},     // already relative to the root
+      {{"src"}, "/main.cpp", "/main.cpp", std::nullopt},     // anchored at the root
+      {{"src"}, "*.cpp", "*.cpp", std::nullopt},             // a basename glob
+      {{"src"}, "**/main.cpp", "**/main.cpp", std::nullopt}, // no literal lead
+      {{"src"}, "src/", "src/", std::nullopt},               // a basename directory glob
+      {{"src"}, "./src", "./src", std::nullopt},             // the root itself
+      {{"."}, "src/main.cpp", "src/main.cpp", std::nullopt}, // the same either way
+      {{"."}, "./main.cpp", "/main.cpp", 0},
+      {{".", "src"}, "src/main.cpp", "src/main.cpp", std::nullopt},  // the first root holds it
+  };
+  for (const row& r : rows) {
+    CAPTURE(r.roots, r.glob);
+    const hmr::cli::rooted_glob g = hmr::cli::rebase_glob(r.glob, r.roots, "/work");
+    CHECK(g.written == r.glob);
+    CHECK(g.pattern == r.expected);
+    CHECK(g.root == r.root);
+  }
+}
+
+TEST_CASE("a glob from the current directory: -w src --restart-on src/main.cpp matches; none warns once",
+          "[cli][reload][filters]") {
+  reload_project dir;
+  dir.touch("main.cpp");
+  dir.touch("sub/main.cpp");
+  hmr_run run(dir.path, json_args({"--reload", "build/libmod.so", "--restart-on", "src/main.cpp", "--restart-on",
+                                   "src/mian.cpp", "-x", "src/gen/**", "-i", "src/**"},
+                                  {"./rapp.sh"}));
+  const auto& ev = run.events();
+  need(run, named("watching"), "watching");
+  need(run, named("ready"), "the app's ready");
+  need(run, output_line("rapp gen=1"), "generation 1");
+
+  dir.touch("main.cpp", "y\n");
+  const std::size_t s2 = need(run, cycle_event("process_start", 2), "the restart by rule");
+  CHECK(text(ev[s2], "reason") == "main.cpp changed (main.cpp matches --restart-on /main.cpp)");
+  need(run, output_line("rapp gen=2"), "generation 2");
+  // Anchored at the root: another main.cpp deeper down is not the rule's (it restarts
+  // because it is not a module, without the rule).
+  dir.touch("sub/main.cpp", "y\n");
+  const std::size_t s3 = need(run, cycle_event("process_start", 3), "the restart for sub/main.cpp", s2 + 1);
+  CHECK(text(ev[s3], "reason") == "sub/main.cpp changed");
+  need(run, output_line("rapp gen=3"), "generation 3");
+  quit_cleanly(run);
+
+  INFO(run.transcript());
+  CHECK(run.bad_lines().empty());
+  CHECK(run.err().find("warning") == std::string::npos);  // with --json: events only
+  // With --json: `error` events with severity warning, right after `watching` (first).
+  CHECK(name_of(ev.front()) == "watching");
+  std::vector<std::string> warnings;
+  for (std::size_t i = 0; i < ev.size(); ++i) {
+    if (name_of(ev[i]) != "error") continue;
+    CHECK(text(ev[i], "severity") == "warning");
+    CHECK(i <= 2);
+    warnings.push_back(text(ev[i], "message"));
+  }
+  CHECK(warnings == std::vector<std::string>{
+                        "--exclude 'src/gen/**' matches no existing file or directory under the watch root src "
+                        "(matched there as '/gen/**')",
+                        "--restart-on 'src/mian.cpp' matches no existing file under the watch root src (matched "
+                        "there as '/mian.cpp')",
+                    });
+}
+
+TEST_CASE("a glob relative to the watch roots that matches nothing names the roots, once", "[cli][filters]") {
+  project dir;
+  fs::create_directories(dir.path / "lib");
+  dir.touch("a.cpp");
+  // The terminal presenter (no --json): the warning is a line on stderr.
+  hmr_run run(dir.path, {"--no-keys", "-d", "20", "-w", "src", "-w", "lib", "-i", "net/*.cpp", "-i", "*.cpp", "--",
+                         "./app.sh"});
+  REQUIRE(run.wait_text("err", "watching "));
+  quit_cleanly(run);
+  INFO(run.transcript());
+  std::vector<std::string> warnings;
+  for (const std::string& line : lines_of(run.err())) {
+    if (line.find("warning") != std::string::npos) warnings.push_back(line);
+  }
+  CHECK(warnings ==
+        std::vector<std::string>{"hmr: warning: --include 'net/*.cpp' matches no existing file under the watch "
+                                 "roots src, lib (globs are matched relative to each watch root; a path from "
+                                 "the current directory works too)"});
 }
