@@ -18,6 +18,7 @@
 #include <string>
 #include <system_error>
 #include <thread>
+#include <vector>
 
 #include "hmr_catch.hpp"
 
@@ -139,8 +140,9 @@ struct self_process {
   int read = -1;  ///< the read end of its pipe (the caller closes it)
 };
 
-/// Forks and re-executes this binary as described at `self_process`.
-inline self_process start_self_as(const std::string& env_name) {
+/// Forks and re-executes this binary as described at `self_process`; `extra` entries
+/// ("NAME=value") are added to its environment.
+inline self_process start_self_as(const std::string& env_name, const std::vector<std::string>& extra = {}) {
   int fds[2];
   REQUIRE(::pipe2(fds, O_CLOEXEC) == 0);
   REQUIRE(::fcntl(fds[1], F_SETFD, 0) == 0);  // the helper inherits the write end
@@ -148,11 +150,13 @@ inline self_process start_self_as(const std::string& env_name) {
   const std::string env = env_name + "=" + std::to_string(fds[1]);
   const std::string path = std::string("PATH=") + (std::getenv("PATH") ? std::getenv("PATH") : "");
   char* const argv[] = {const_cast<char*>(exe.c_str()), nullptr};
-  char* const envp[] = {const_cast<char*>(env.c_str()), const_cast<char*>(path.c_str()), nullptr};
+  std::vector<char*> envp{const_cast<char*>(env.c_str()), const_cast<char*>(path.c_str())};
+  for (const std::string& entry : extra) envp.push_back(const_cast<char*>(entry.c_str()));
+  envp.push_back(nullptr);
   const pid_t pid = ::fork();
   REQUIRE(pid >= 0);
   if (pid == 0) {
-    ::execve(exe.c_str(), argv, envp);
+    ::execve(exe.c_str(), argv, envp.data());
     ::_exit(127);
   }
   ::close(fds[1]);

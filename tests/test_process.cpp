@@ -80,7 +80,8 @@ std::vector<int> my_children() {
 
 /// Field-wise equality (events::process_exited has no operator==).
 bool same(const hmr::process_exit& a, const hmr::process_exit& b) {
-  return a.pid == b.pid && a.status == b.status && a.uptime == b.uptime && a.why == b.why;
+  return a.pid == b.pid && a.status == b.status && a.uptime == b.uptime && a.why == b.why &&
+         a.left_running == b.left_running;
 }
 
 hmr::child_process spawn_ok(hmr::process_options options) {
@@ -455,4 +456,111 @@ TEST_CASE(
   REQUIRE_FALSE(refused.has_value());
   CHECK(refused.error().message ==
         "cannot pass descriptor " + std::to_string(closed_fd) + " to 'true': Bad file descriptor");
+}
+
+// Started again as a "supervisor" by the test below: spawns a shell whose tree escapes in
+// each way it can (a background child, a double fork with setsid, and one that also
+// rewrites its environment), reports the child's pid, then waits to be killed.
+[[maybe_unused]] const bool escape_mode = [] {
+  const char* fd_text = std::getenv("HMR_TEST_ESCAPE_FD");
+  if (fd_text == nullptr) return false;
+  const char* dir = std::getenv("HMR_TEST_ESCAPE_DIR");
+  if (dir == nullptr) std::_Exit(2);  // never run the tests again from here
+  auto child = hmr::child_process::spawn({.command = {"/bin/sh", "-c", R"(
+      cd "$0" || exit 1
+      note() { echo "$2" > "$1.tmp" && mv "$1.tmp" "$1"; }
+      sleep 1000 & note background.pid $!
+      (setsid /bin/sh -c 'note() { echo "$2" > "$1.tmp" && mv "$1.tmp" "$1"; }; note setsid.pid $$; exec sleep 1000' &)
+      (setsid env -i /bin/sh -c 'echo $$ > clean.pid.tmp && mv clean.pid.tmp clean.pid; exec sleep 1000' &)
+      wait)", dir}});
+  const std::string pid = (child ? std::to_string(child->pid()) : std::string("0")) + "\n";
+  if (::write(std::atoi(fd_text), pid.data(), pid.size()) < 0) std::_Exit(1);
+  for (;;) ::pause();
+}();
+
+TEST_CASE("kill -9 of the supervisor: nothing of the tree survives, however it escaped", "[process]") {
+  temp_dir dir;
+  const auto [supervisor, read_end] =
+      hmr_test::start_self_as("HMR_TEST_ESCAPE_FD", {"HMR_TEST_ESCAPE_DIR=" + dir.path.string()});
+  pollfd readable{read_end, POLLIN, 0};
+  REQUIRE(::poll(&readable, 1, 10'000) == 1);
+  char buffer[32] = {};
+  REQUIRE(::read(read_end, buffer, sizeof buffer - 1) > 0);
+  ::close(read_end);
+  std::vector<int> tree{std::atoi(buffer)};
+  for (const char* name : {"background.pid", "setsid.pid", "clean.pid"}) {
+    CAPTURE(name);
+    tree.push_back(wait_for_pid_file(dir.path / name));
+    REQUIRE(tree.back() > 0);
+  }
+  CHECK(::getsid(tree[2]) == tree[2]);  // left the session
+  CHECK(read_proc_file("/proc/" + std::to_string(tree[3]) + "/environ").find("HMR_PROCESS_TOKEN") ==
+        std::string::npos);  // and the token with it
+
+  const int keeper = hmr_test::proc(tree[0]).parent;
+  CHECK(keeper != supervisor);  // a keeper stands between the supervisor and the child
+  if (keeper != supervisor) tree.push_back(keeper);
+
+  REQUIRE(::kill(supervisor, SIGKILL) == 0);
+  REQUIRE(::waitpid(supervisor, nullptr, 0) == supervisor);
+  // The keeper sees its supervisor gone and kills the tree; 10 s bound for a loaded machine.
+  // (When an earlier test made this process a subreaper, the keeper's zombie is ours.)
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  const auto all_gone = [&] { return std::all_of(tree.begin(), tree.end(), not_running); };
+  while (!all_gone() && std::chrono::steady_clock::now() < deadline) {
+    if (keeper != supervisor) ::waitpid(keeper, nullptr, WNOHANG);
+    std::this_thread::yield();
+  }
+  for (const int pid : tree) {
+    CAPTURE(pid);
+    CHECK(not_running(pid));
+    if (!not_running(pid)) ::kill(pid, SIGKILL);  // a failure must not leave it behind
+  }
+}
+
+TEST_CASE("a child that daemonizes: its exit names what it left running; stop() ends it", "[process]") {
+  temp_dir dir;
+  const fs::path pid_file = dir.path / "daemon.pid";
+  auto child = spawn_ok({
+      .command = sh("(setsid env -i /bin/sh -c 'echo $$ > \"$0.tmp\" && mv \"$0.tmp\" \"$0\"; exec sleep 1000' "
+                    "\"$0\" &); exit 0",
+                    pid_file.string()),
+  });
+  const hmr::process_exit exit = child.wait();
+  const int daemon = wait_for_pid_file(pid_file);
+  REQUIRE(daemon > 0);
+  CHECK(exit.why == cause::exited);
+  CHECK(exit.status.code == 0);
+  CHECK(exit.left_running == std::vector<int>{daemon});
+  CHECK_FALSE(not_running(daemon));  // left alone until stop(): it may be the server
+  const hmr::process_exit stopped = child.stop();
+  CHECK(same(stopped, exit));
+  CHECK(not_running(daemon));
+  if (!not_running(daemon)) ::kill(daemon, SIGKILL);  // a failure must not leave it behind
+  CHECK(my_children().empty());
+}
+
+TEST_CASE("a child stopped by job control is reported, and stop() continues it to end it", "[process]") {
+  std::mutex mutex;
+  std::condition_variable told;
+  std::vector<std::pair<int, bool>> stops;
+  auto child = spawn_ok({
+      .command = sh("kill -STOP $$; echo continued"),
+      .on_stop =
+          [&](int signal, bool handed) {
+            const std::lock_guard lock(mutex);
+            stops.emplace_back(signal, handed);
+            told.notify_all();
+          },
+      .share_terminal = true,  // no terminal here: nothing to hand over
+  });
+  {
+    std::unique_lock lock(mutex);
+    REQUIRE(told.wait_for(lock, 10s, [&] { return !stops.empty(); }));
+    CHECK(stops.front() == std::pair{SIGSTOP, false});
+  }
+  CHECK(child.running());
+  const hmr::process_exit exit = child.stop();
+  CHECK(exit.why == cause::stopped);
+  CHECK(exit.status.signal_name == "SIGTERM");  // not SIGKILL after the grace period
 }

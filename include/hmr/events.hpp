@@ -162,6 +162,9 @@ struct process_exited {
   exit_status status{};       ///< exit code or signal
   duration uptime{};          ///< how long it ran
   cause why = cause::exited;  ///< who ended it
+  /// Processes it started that still ran when it ended on its own (it daemonized, or left a
+  /// background child), oldest first; they stay until the next restart or quit.
+  std::vector<int> left_running{};
 };
 
 /// The running program was asked to reload changed modules.

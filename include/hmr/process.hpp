@@ -1,5 +1,6 @@
 // The process layer: spawn a child in its own process group, capture its output line by
-// line, and stop it together with everything it started. Design notes: docs/process.md.
+// line, share the terminal with it, and stop it together with everything it started, also
+// when the supervisor dies. Design notes: docs/process.md.
 #pragma once
 
 #include <chrono>
@@ -41,12 +42,27 @@ struct process_options {
   /// Called once, from the child's waiter thread, when the child has been reaped. It must
   /// not call `stop()`, `wait()` or the destructor of the same `child_process`.
   std::function<void(const process_exit& exit)> on_exit{};
+  /// Called from the waiter thread when job control stops the child (SIGTSTP, SIGTTIN,
+  /// SIGTTOU, SIGSTOP), with the signal. `handed_terminal` is true when `share_terminal`
+  /// gave it the terminal and continued it; otherwise it stays stopped until `stop()`
+  /// (which continues it). Same restrictions as `on_exit`.
+  std::function<void(int signal, bool handed_terminal)> on_stop{};
+  /// When the supervisor holds the foreground of its terminal (`hmr::shared_terminal`): a
+  /// child stopped for reading the terminal or changing its modes (SIGTTIN, SIGTTOU) gets
+  /// the foreground, in the modes the terminal had at start, and is continued, as `fg` does
+  /// in a shell; the supervisor takes the terminal back, in its own modes, when the child
+  /// ends or is stopped otherwise (Ctrl-Z). A child holding the terminal that dies of SIGINT
+  /// (Ctrl-C reaches only the foreground group) passes SIGINT on to the supervisor, as a
+  /// shell does. Off: such a child stays stopped, and `on_stop` says so.
+  bool share_terminal = false;
   /// The signal `stop()` sends to the child's process group first.
   int stop_signal = SIGTERM;
   /// How long `stop()` waits after `stop_signal` before it sends SIGKILL to the group.
   duration grace_period = std::chrono::seconds(5);
-  /// The child is killed (PR_SET_PDEATHSIG, SIGKILL) when the thread that spawned it
-  /// exits (Linux only); spawn from a thread that lives as long as the supervisor.
+  /// Whatever kills the supervisor (SIGKILL included), the child's keeper then kills the
+  /// whole tree, also the processes that escaped it (double fork, setsid, a rewritten
+  /// environment). With this set, the same happens when the *thread* that spawned the child
+  /// exits (Linux PR_SET_PDEATHSIG): spawn from a thread that lives as long as the supervisor.
   bool die_with_parent = true;
   /// Descriptors the program inherits under the same numbers (e.g. the child end of a
   /// control channel): their FD_CLOEXEC flag is cleared in the child between fork and
@@ -60,8 +76,9 @@ struct process_options {
 inline std::string signal_name(int signal);
 
 /// Makes the calling process a child subreaper (Linux PR_SET_CHILD_SUBREAPER): orphaned
-/// descendants of its children are re-parented to it rather than to init, so `stop()` can
-/// reap them. Process-wide and permanent. Returns false where unsupported or on failure.
+/// descendants of its children are re-parented to it rather than to init. Process-wide and
+/// permanent. `child_process` does not need it (each child's keeper is the subreaper of its
+/// tree). Returns false where unsupported or on failure.
 inline bool become_subreaper() noexcept;
 
 namespace detail {
@@ -83,7 +100,9 @@ class process_state;
 /// Move-only. The destructor stops a child that is still running.
 class child_process {
  public:
-  /// Starts `options.command`. Errors the user can act on (a missing program or working
+  /// Starts `options.command`, through a keeper process (`hmr-keeper`) that is the child's
+  /// parent and the subreaper of its tree: orphans of the tree come to it, and it kills the
+  /// tree when the supervisor dies. Errors the user can act on (a missing program or working
   /// directory, fork failure) are returned, naming the program or directory. An empty
   /// command, or `shell` with more than one string, throws std::invalid_argument.
   [[nodiscard]] static result<child_process> spawn(process_options options);
@@ -101,7 +120,8 @@ class child_process {
 
   /// True when a process was spawned into this object.
   explicit operator bool() const noexcept { return state_ != nullptr; }
-  /// The child's pid, which is also its process group id; 0 when empty.
+  /// The child's pid, which is also its process group id; 0 when empty. (Its parent is
+  /// the keeper, not the caller.)
   [[nodiscard]] int pid() const noexcept;
   /// True until the child has been reaped.
   [[nodiscard]] bool running() const;
@@ -111,11 +131,12 @@ class child_process {
   [[nodiscard]] std::optional<process_exit> wait_for(duration timeout) const;
   /// Waits for the child to end on its own.
   process_exit wait() const;
-  /// Stops the child: `stop_signal` to its process group, `grace_period`, then SIGKILL to
-  /// the group. Returns after the child is reaped and no process of its group, nor any
-  /// process that inherited its environment token (descendants that left the group with
-  /// setsid), remains, or after a bound of 2 s spent on such leftovers. Returns at once
-  /// with the recorded report when the child already ended. Idempotent.
+  /// Stops the child: `stop_signal` (then SIGCONT) to its process group, `grace_period`, then
+  /// SIGKILL to the group. Returns after the child is reaped and no process of its tree
+  /// remains (its group, the orphans its keeper adopted, and any process that inherited its
+  /// environment token), or after a bound of 2 s spent on such leftovers. Returns at once
+  /// with the recorded report when the child already ended, after the same sweep (what it
+  /// left running, `process_exit::left_running`, ends here). Idempotent.
   process_exit stop();
 
  private:

@@ -1,6 +1,7 @@
-// The POSIX implementation of hmr/process.hpp: fork/exec with a CLOEXEC error pipe, one
-// process group per child, a waiter thread and a reader thread per child, and a /proc
-// sweep that finds the descendants which left the group. Nothing here is needed to use it.
+// The POSIX implementation of hmr/process.hpp: a keeper process per child (the subreaper of
+// its tree, which ends the tree when the supervisor dies), fork/exec with a CLOEXEC error
+// pipe, one process group per child, a waiter thread and a reader thread per child, and a
+// /proc sweep that finds the descendants which left the group. Nothing here is needed to use it.
 #pragma once
 
 #include <dirent.h>
@@ -13,8 +14,11 @@
 #include <unistd.h>
 
 #include <hmr/process.hpp>
+#include <hmr/terminal.hpp>
+#include <time.h>
 #if defined(__linux__)
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #endif
 
 #include <atomic>
@@ -29,6 +33,7 @@
 #include <fstream>
 #include <iterator>
 #include <mutex>
+#include <algorithm>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -105,7 +110,7 @@ inline bool make_pipe(process_fd& read_end, process_fd& write_end) noexcept {
 
 /// What the child writes to the error pipe when it cannot exec.
 struct spawn_failure {
-  int stage = 0;  ///< 1: chdir, 2: exec
+  int stage = 0;  ///< 1: chdir, 2: exec, 3: the keeper could not start the child
   int error = 0;  ///< errno
 };
 
@@ -138,14 +143,15 @@ struct child_plan {
   std::size_t inherited_count = 0;
 };
 
-/// The child side of fork: group, death signal, signals, streams, directory, exec.
-[[noreturn]] inline void child_main(const child_plan& plan) noexcept {
+/// The child side of the keeper's fork: group, death signal, signals, streams, directory,
+/// exec. `parent` is the keeper.
+[[noreturn]] inline void child_main(const child_plan& plan, pid_t parent) noexcept {
   ::setpgid(0, 0);
 #if defined(__linux__)
-  if (plan.die_with_parent) {
-    ::prctl(PR_SET_PDEATHSIG, static_cast<unsigned long>(SIGKILL), 0UL, 0UL, 0UL);
-    if (::getppid() != plan.parent) ::_exit(127);  // the parent died before prctl
-  }
+  ::prctl(PR_SET_PDEATHSIG, static_cast<unsigned long>(SIGKILL), 0UL, 0UL, 0UL);
+  if (::getppid() != parent) ::_exit(127);  // the keeper died before prctl
+#else
+  (void)parent;
 #endif
   // Ignored signals and the blocked mask survive exec: give the program a clean slate.
   // Signals are blocked since fork (see spawn), so no handler of the supervisor runs here.
@@ -249,6 +255,235 @@ inline std::vector<pid_t> list_pids() {
   return out;
 }
 
+// ---------------------------------------------------------------------------------------
+// The keeper: a small process between the supervisor and each child. It is forked from a
+// supervisor that has threads, so it makes system calls only (no allocation, no locks).
+
+/// What the keeper tells the supervisor about the child, on the status pipe.
+struct keeper_message {
+  /// Which news.
+  enum kind_t : std::int32_t {
+    started = 1,    ///< `value` is the child's pid
+    stopped = 2,    ///< stopped by job control; `value` is the signal
+    continued = 3,  ///< continued after a stop
+    exited = 4,     ///< reaped; `value` is the wait status
+  };
+  std::int32_t kind = 0;   ///< a `kind_t`
+  std::int32_t value = 0;  ///< see `kind_t`
+};
+
+/// In the keeper: the write end of its wake-up pipe, for its signal handler.
+inline volatile sig_atomic_t keeper_wake_fd = -1;
+
+/// In the keeper: SIGCHLD and the death signal become a byte (the signal number) on the pipe.
+extern "C" inline void keeper_on_signal(int signal) {
+  const int saved = errno;
+  const auto byte = static_cast<unsigned char>(signal);
+  [[maybe_unused]] const ssize_t n = ::write(static_cast<int>(keeper_wake_fd), &byte, 1);
+  errno = saved;
+}
+
+/// Writes all of `size` bytes; false on error. Async-signal-safe.
+inline bool write_all(int fd, const void* data, std::size_t size) noexcept {
+  const auto* bytes = static_cast<const char*>(data);
+  std::size_t done = 0;
+  while (done < size) {
+    const ssize_t n = ::write(fd, bytes + done, size - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    done += static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+/// Reads exactly `size` bytes; false at EOF or on error.
+inline bool read_all(int fd, void* data, std::size_t size) noexcept {
+  auto* bytes = static_cast<char*>(data);
+  std::size_t done = 0;
+  while (done < size) {
+    const ssize_t n = ::read(fd, bytes + done, size - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    done += static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+#if defined(__linux__)
+/// The parent of `pid` from /proc/<pid>/stat, or 0; `name` is its decimal text. No allocation.
+inline pid_t keeper_parent_of(const char* name) noexcept {
+  char path[64] = "/proc/";
+  std::size_t at = 6;
+  for (const char* c = name; *c != '\0' && at < sizeof path - 6; ++c) path[at++] = *c;
+  const char tail[] = "/stat";
+  for (const char c : tail) path[at++] = c;
+  const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  char text[512];
+  ssize_t n = 0;
+  do {
+    n = ::read(fd, text, sizeof text - 1);
+  } while (n < 0 && errno == EINTR);
+  ::close(fd);
+  if (n <= 0) return 0;
+  text[n] = '\0';
+  const char* p = nullptr;
+  for (const char* c = text; *c != '\0'; ++c)
+    if (*c == ')') p = c;  // the last ')': the command name may hold one
+  if (p == nullptr || p[1] == '\0' || p[2] == '\0' || p[3] != ' ') return 0;
+  pid_t parent = 0;
+  for (p += 4; *p >= '0' && *p <= '9'; ++p) parent = parent * 10 + (*p - '0');
+  return parent;
+}
+
+/// Calls `each(name)` for every numeric entry of directory `dir` (fd), through getdents64.
+template <class Each>
+void keeper_each_number(int dir, Each each) noexcept {
+  alignas(8) char buffer[8192];
+  for (;;) {
+    const long got = ::syscall(SYS_getdents64, dir, buffer, sizeof buffer);
+    if (got <= 0) return;
+    for (long at = 0; at < got;) {
+      // struct linux_dirent64: u64 inode, s64 offset, u16 record length, u8 type, name.
+      unsigned short length = 0;
+      std::memcpy(&length, buffer + at + 16, sizeof length);
+      const char* name = buffer + at + 19;
+      if (*name >= '0' && *name <= '9') each(name);
+      at += length;
+    }
+  }
+}
+#endif
+
+/// In the keeper: SIGKILL to each of its children (the child, and every orphan of the tree:
+/// the keeper is their subreaper). Returns how many it found.
+inline int keeper_kill_children(pid_t child) noexcept {
+  int found = 0;
+#if defined(__linux__)
+  const pid_t self = ::getpid();
+  const int proc = ::open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (proc >= 0) {
+    keeper_each_number(proc, [&](const char* name) {
+      if (keeper_parent_of(name) != self) return;
+      pid_t pid = 0;
+      for (const char* c = name; *c != '\0'; ++c) pid = pid * 10 + (*c - '0');
+      ::kill(pid, SIGKILL);
+      ++found;
+    });
+    ::close(proc);
+  }
+#endif
+  if (child > 0 && ::kill(-child, SIGKILL) == 0) ++found;  // and what the group forks meanwhile
+  return found;
+}
+
+/// In the keeper: closes every descriptor but `keep` (getdents64 over /proc/self/fd).
+inline void keeper_close_others(const int (&keep)[4]) noexcept {
+#if defined(__linux__)
+  const int dir = ::open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir < 0) return;
+  int close_list[1024];
+  std::size_t count = 0;
+  keeper_each_number(dir, [&](const char* name) {
+    int fd = 0;
+    for (const char* c = name; *c != '\0'; ++c) fd = fd * 10 + (*c - '0');
+    bool kept = fd == dir;
+    for (const int k : keep) kept = kept || fd == k;
+    if (!kept && count < std::size(close_list)) close_list[count++] = fd;
+  });
+  ::close(dir);
+  for (std::size_t i = 0; i < count; ++i) ::close(close_list[i]);
+#else
+  for (int fd = 3; fd < 1024; ++fd) {
+    bool kept = false;
+    for (const int k : keep) kept = kept || fd == k;
+    if (!kept) ::close(fd);
+  }
+#endif
+}
+
+/// Milliseconds of CLOCK_MONOTONIC. Async-signal-safe.
+inline long long keeper_now_ms() noexcept {
+  timespec now{};
+  ::clock_gettime(CLOCK_MONOTONIC, &now);
+  return static_cast<long long>(now.tv_sec) * 1000 + now.tv_nsec / 1'000'000;
+}
+
+/// The keeper: the subreaper of one child's tree. It starts the child, reports its stops
+/// and its exit on `status`, reaps every orphan of the tree, and when the supervisor closes
+/// `control` or dies (or, with `die_with_parent`, the spawning thread exits) kills whatever
+/// is left of the tree and exits. All signals are blocked on entry (see spawn).
+[[noreturn]] inline void keeper_main(const child_plan& plan, int control, int status) noexcept {
+  constexpr int death_signal = SIGUSR2;
+#if defined(__linux__)
+  ::prctl(PR_SET_NAME, reinterpret_cast<unsigned long>("hmr-keeper"), 0UL, 0UL, 0UL);
+  ::prctl(PR_SET_CHILD_SUBREAPER, 1UL, 0UL, 0UL, 0UL);
+  if (plan.die_with_parent)
+    ::prctl(PR_SET_PDEATHSIG, static_cast<unsigned long>(death_signal), 0UL, 0UL, 0UL);
+#endif
+  if (::getppid() != plan.parent) ::_exit(0);  // the supervisor is gone already
+  int wake[2] = {-1, -1};
+  if (::pipe2(wake, O_CLOEXEC | O_NONBLOCK) != 0) child_fail(plan.error_fd, 3, errno);
+  keeper_wake_fd = wake[1];
+  struct sigaction on {};
+  on.sa_handler = keeper_on_signal;
+  ::sigemptyset(&on.sa_mask);
+  ::sigaction(SIGCHLD, &on, nullptr);
+  ::sigaction(death_signal, &on, nullptr);
+
+  const pid_t self = ::getpid();
+  const pid_t child = ::fork();
+  if (child == 0) child_main(plan, self);
+  if (child < 0) child_fail(plan.error_fd, 3, errno);
+  ::setpgid(child, child);  // before the supervisor hears of it: a stop reaches the group
+  keeper_message news{keeper_message::started, static_cast<std::int32_t>(child)};
+  write_all(status, &news, sizeof news);
+  keeper_close_others({control, status, wake[0], wake[1]});
+  sigset_t listened;
+  ::sigemptyset(&listened);
+  ::sigaddset(&listened, SIGCHLD);
+  ::sigaddset(&listened, death_signal);
+  ::sigprocmask(SIG_UNBLOCK, &listened, nullptr);
+
+  bool child_reaped = false;
+  for (bool supervisor_gone = false; !supervisor_gone;) {
+    pollfd polled[2] = {{control, POLLIN, 0}, {wake[0], POLLIN, 0}};
+    if (::poll(polled, 2, -1) < 0 && errno != EINTR) break;
+    unsigned char signals[64];
+    for (ssize_t n; (n = ::read(wake[0], signals, sizeof signals)) > 0;)
+      for (ssize_t i = 0; i < n; ++i) supervisor_gone = supervisor_gone || signals[i] == death_signal;
+    int wait_status = 0;
+    for (pid_t reaped; (reaped = ::waitpid(-1, &wait_status, WNOHANG | WUNTRACED | WCONTINUED)) > 0;) {
+      if (reaped != child || child_reaped) continue;  // an orphan of the tree, reaped
+      if (WIFSTOPPED(wait_status))
+        news = {keeper_message::stopped, WSTOPSIG(wait_status)};
+      else if (WIFCONTINUED(wait_status))
+        news = {keeper_message::continued, 0};
+      else
+        news = {keeper_message::exited, wait_status};
+      child_reaped = news.kind == keeper_message::exited;
+      write_all(status, &news, sizeof news);
+    }
+    if (polled[0].revents != 0) {
+      char byte = 0;
+      const ssize_t n = ::read(control, &byte, 1);
+      supervisor_gone = supervisor_gone || n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN);
+    }
+  }
+  // The supervisor is done with the tree, or gone: nothing of it may outlive this.
+  const long long give_up = keeper_now_ms() + 2000;
+  for (;;) {
+    keeper_kill_children(child_reaped ? 0 : child);
+    while (::waitpid(-1, nullptr, WNOHANG) > 0) {
+    }
+    if (::waitpid(-1, nullptr, WNOHANG) < 0 && errno == ECHILD) break;
+    if (keeper_now_ms() > give_up) break;
+    const timespec pause{0, 1'000'000};
+    ::nanosleep(&pause, nullptr);
+  }
+  ::_exit(0);
+}
+
 /// Serial numbers for the environment tokens that mark a child's descendants.
 inline std::atomic<std::uint64_t> process_serial{0};
 
@@ -257,6 +492,7 @@ class process_state {
  public:
   process_options options{};
   pid_t pid = 0;
+  pid_t keeper = 0;  ///< the keeper process between us and the child (our own child)
   std::chrono::steady_clock::time_point started{};
   std::string token{};  ///< "HMR_PROCESS_TOKEN=<supervisor pid>.<serial>", inherited by descendants
   unsigned long long start_ticks = 0;  ///< the child's start time (/proc stat field 22)
@@ -264,15 +500,18 @@ class process_state {
   process_fd err_read{};
   process_fd wake_read{};
   process_fd wake_write{};
+  process_fd control{};  ///< closing it tells the keeper to end what is left, and to exit
+  process_fd status{};   ///< the keeper's news: `keeper_message`s
 
   std::mutex mutex{};
   std::condition_variable changed{};
-  bool reaped = false;          ///< waitpid has collected the child
+  bool reaped = false;          ///< the keeper has reaped the child
   bool reader_done = false;     ///< both output pipes reached EOF (or were abandoned)
   bool reported = false;        ///< `report` is final and on_exit has returned
   bool stop_requested = false;  ///< stop() signalled the child before it was reaped
   bool group_gone = false;      ///< the group was empty when the child was reaped
   bool finished = false;        ///< stop() completed: leftovers swept, threads joined
+  bool holds_terminal = false;  ///< share_terminal handed it the terminal's foreground
   process_exit report{};
 
   std::thread waiter{};
@@ -285,24 +524,51 @@ class process_state {
   /// Longest line delivered whole; longer ones arrive in pieces of this size.
   static constexpr std::size_t max_line = std::size_t{1} << 20;
 
-  /// The waiter thread: waits for the exit without reaping, then reaps under the lock so
-  /// that stop() never signals a reaped (possibly recycled) pid.
+  /// A job-control stop: a program that stopped for the terminal gets it (share_terminal);
+  /// one stopped otherwise gives it back. Either way `on_stop` hears of it.
+  void on_job_stop(int signal) {
+    bool handed = false;
+    bool give_back = false;
+    {
+      const std::lock_guard lock(mutex);
+      if (stop_requested) return;  // stop() continues it and ends it
+      if (options.share_terminal && (signal == SIGTTIN || signal == SIGTTOU) &&
+          shared_terminal::instance().hand_to(pid)) {
+        holds_terminal = handed = true;
+        ::kill(-pid, SIGCONT);
+      } else if (holds_terminal) {
+        holds_terminal = false;
+        give_back = true;
+      }
+    }
+    if (give_back) shared_terminal::instance().take_back();
+    if (options.on_stop) options.on_stop(signal, handed);
+  }
+
+  /// The waiter thread: reads the keeper's news until the child is reaped, then publishes
+  /// the report (and gives the terminal back, when the child held it).
   void wait_loop() {
-    siginfo_t info{};
-    while (::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOWAIT) != 0 &&
-           errno == EINTR) {
+    int status_word = 0;
+    bool known = false;
+    for (keeper_message news; read_all(status.get(), &news, sizeof news);) {
+      if (news.kind == keeper_message::stopped) on_job_stop(news.value);
+      if (news.kind == keeper_message::exited) {
+        status_word = news.value;
+        known = true;
+        break;
+      }
     }
     std::unique_lock lock(mutex);
-    int status = 0;
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
     report.pid = pid;
     report.uptime =
         std::chrono::duration_cast<duration>(std::chrono::steady_clock::now() - started);
-    if (WIFEXITED(status)) {
-      report.status.code = WEXITSTATUS(status);
-    } else if (WIFSIGNALED(status)) {
-      report.status.signal = WTERMSIG(status);
+    if (!known) {  // the keeper was killed: the kernel's death signal took the child with it
+      report.status.signal = SIGKILL;
+      report.status.signal_name = signal_name(SIGKILL);
+    } else if (WIFEXITED(status_word)) {
+      report.status.code = WEXITSTATUS(status_word);
+    } else if (WIFSIGNALED(status_word)) {
+      report.status.signal = WTERMSIG(status_word);
       report.status.signal_name = signal_name(report.status.signal);
     }
     if (stop_requested)
@@ -311,7 +577,16 @@ class process_state {
       report.why = report.status.code ? process_exit::cause::exited : process_exit::cause::crashed;
     group_gone = ::kill(-pid, 0) != 0 && errno == ESRCH;
     reaped = true;
+    const bool held_terminal = std::exchange(holds_terminal, false);
+    if (!stop_requested) {
+      std::set<pid_t> seen;
+      std::set<pid_t> dead;
+      sweep(0, seen, dead, &report.left_running);
+    }
     changed.notify_all();
+    lock.unlock();
+    if (held_terminal) shared_terminal::instance().take_back();
+    lock.lock();
     changed.wait_for(lock, drain_bound, [this] { return reader_done; });
     const process_exit copy = report;
     lock.unlock();
@@ -319,6 +594,11 @@ class process_state {
     lock.lock();
     reported = true;
     changed.notify_all();
+    lock.unlock();
+    // Ctrl-C on a terminal the program held reached only the program: pass it on, as a
+    // shell does, so the supervisor's own SIGINT handling runs.
+    if (held_terminal && copy.why == process_exit::cause::crashed && copy.status.signal == SIGINT)
+      ::kill(::getpid(), SIGINT);
   }
 
   /// Splits `data` into lines for `stream`, keeping the unfinished tail in `pending`.
@@ -375,27 +655,36 @@ class process_state {
     changed.notify_all();
   }
 
-  /// One pass over /proc: sends `sig` (0: none) to every living member (the child's group,
-  /// the holders of its token, and their descendants and the groups they lead), and reaps
-  /// the members that are zombies re-parented to us.
+  /// One pass over /proc: sends `sig` (0: none; SIGCONT follows any other but SIGKILL, so a
+  /// stopped member acts on it) to every living member (the child's group, the holders of its
+  /// token, the orphans its keeper adopted, and their descendants and the groups they lead),
+  /// and reaps the members that are zombies re-parented to us. `living_out`, when given,
+  /// receives the living members, oldest first.
   /// Returns true while any of them lives, or is a zombie whose parent is one of them (it
   /// is about to be reaped or re-parented). A zombie whose parent is someone else (init or
   /// another subreaper) counts as gone: it holds no port and no memory, and only its
   /// parent can reap it.
-  bool sweep(int sig, std::set<pid_t>& seen, std::set<pid_t>& dead) {
+  bool sweep(int sig, std::set<pid_t>& seen, std::set<pid_t>& dead,
+             std::vector<int>* living_out = nullptr) {
     bool any = false;
     bool group_seen = false;
+    const auto signal_one = [sig](pid_t target) {
+      ::kill(target, sig);
+      if (sig != SIGKILL) ::kill(target, SIGCONT);
+    };
 #if defined(__linux__)
     const pid_t self = ::getpid();
-    // Members: the child's group, the token holders, and, to a fixed point, processes
-    // whose parent or group leader is a member (descendants that cleared the token, or
-    // were seen only as zombies).
+    // Members: the child's group, the token holders, the keeper's other children (orphans
+    // of the tree: it is their subreaper), and, to a fixed point, processes whose parent
+    // or group leader is a member (descendants that cleared the token, or were seen only
+    // as zombies). The keeper itself is no member: closing `control` ends it.
     std::vector<proc_entry> all;
     for (pid_t p : list_pids()) {
       proc_entry e;
-      if (p != self && p != pid && read_proc_stat(p, e)) all.push_back(e);
+      if (p != self && p != pid && p != keeper && read_proc_stat(p, e)) all.push_back(e);
     }
     std::set<pid_t> known = seen;  // living members from earlier passes
+    if (keeper > 0) known.insert(keeper);
     std::vector<proc_entry> members;
     std::vector<bool> taken(all.size(), false);
     std::vector<bool> token_checked(all.size(), false);
@@ -437,14 +726,24 @@ class process_state {
       any = true;
       seen.insert(e.pid);
       group_seen = group_seen || (!group_gone && e.group == pid);
-      if (sig != 0) ::kill(e.pid, sig);
+      if (sig != 0) signal_one(e.pid);
+    }
+    if (living_out != nullptr) {
+      std::vector<proc_entry> alive;
+      for (const proc_entry& e : members)
+        if (e.state != 'Z') alive.push_back(e);
+      std::stable_sort(alive.begin(), alive.end(), [](const proc_entry& a, const proc_entry& b) {
+        return a.start_ticks < b.start_ticks;
+      });
+      for (const proc_entry& e : alive) living_out->push_back(static_cast<int>(e.pid));
     }
 #else
     group_seen = !group_gone && ::kill(-pid, 0) == 0;
     any = group_seen;
+    (void)living_out;
 #endif
     // The group signal as well: it also reaches processes forked since the scan.
-    if (group_seen && sig != 0) ::kill(-pid, sig);
+    if (group_seen && sig != 0) signal_one(-pid);
     return any;
   }
 
@@ -461,7 +760,8 @@ class process_state {
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
 
-  /// Joins the threads, waking the reader first so a pipe held open elsewhere cannot block.
+  /// Joins the threads, waking the reader first so a pipe held open elsewhere cannot block;
+  /// then lets the keeper go (it kills whatever is left of the tree) and reaps it.
   void join() {
     if (wake_write.get() >= 0) {
       const char byte = 1;
@@ -469,6 +769,16 @@ class process_state {
     }
     if (waiter.joinable()) waiter.join();
     if (reader.joinable()) reader.join();
+    release_keeper();
+  }
+
+  /// Closes the control pipe and reaps the keeper (it gives up on leftovers after 2 s).
+  void release_keeper() {
+    control.reset();
+    if (keeper <= 0) return;
+    while (::waitpid(keeper, nullptr, 0) < 0 && errno == EINTR) {
+    }
+    keeper = 0;
   }
 };
 
@@ -530,6 +840,7 @@ inline process_exit child_process::stop() {
       // Under the lock the child is at worst a zombie, so its pid is still its own.
       s.stop_requested = true;
       ::kill(-s.pid, s.options.stop_signal);
+      ::kill(-s.pid, SIGCONT);  // a stopped child acts on the signal only once continued
       if (!s.changed.wait_until(lock, grace_end, [&s] { return s.reaped; })) {
         ::kill(-s.pid, SIGKILL);
         s.changed.wait(lock, [&s] { return s.reaped; });
@@ -602,8 +913,10 @@ inline result<child_process> child_process::spawn(process_options options) {
     return error_info{std::string(what) + " '" + program +
                       "': " + std::generic_category().message(error)};
   };
-  detail::process_fd error_read, error_write, out_write, err_write;
-  if (!detail::make_pipe(error_read, error_write)) return failed("cannot start", errno);
+  detail::process_fd error_read, error_write, out_write, err_write, control_read, status_write;
+  if (!detail::make_pipe(error_read, error_write) || !detail::make_pipe(control_read, s.control) ||
+      !detail::make_pipe(s.status, status_write))
+    return failed("cannot start", errno);
   if (o.on_line) {
     if (!detail::make_pipe(s.out_read, out_write) || !detail::make_pipe(s.err_read, err_write) ||
         !detail::make_pipe(s.wake_read, s.wake_write))
@@ -613,39 +926,41 @@ inline result<child_process> child_process::spawn(process_options options) {
   }
   plan.error_fd = error_write.get();
 
-  // All signals blocked across fork: the child must not run the supervisor's handlers
-  // before it resets them (a stop() right after spawn sends one at once).
+  // All signals blocked across fork: neither the keeper nor the child may run the
+  // supervisor's handlers (a stop() right after spawn sends one at once). The keeper starts
+  // the child; see keeper_main.
   sigset_t all, previous;
   ::sigfillset(&all);
   ::pthread_sigmask(SIG_SETMASK, &all, &previous);
   s.started = std::chrono::steady_clock::now();
-  const pid_t pid = ::fork();
-  if (pid == 0) detail::child_main(plan);
+  const pid_t keeper = ::fork();
+  if (keeper == 0) detail::keeper_main(plan, control_read.get(), status_write.get());
   const int fork_error = errno;
   ::pthread_sigmask(SIG_SETMASK, &previous, nullptr);
-  if (pid < 0) return failed("cannot start", fork_error);
-  ::setpgid(pid, pid);  // also here, so that a stop() right after spawn reaches the group
-  s.pid = pid;
-  if (detail::proc_entry self{}; detail::read_proc_stat(pid, self)) s.start_ticks = self.start_ticks;
+  if (keeper < 0) return failed("cannot start", fork_error);
+  s.keeper = keeper;
+  control_read.reset();
+  status_write.reset();
   error_write.reset();
   out_write.reset();
   err_write.reset();
 
+  detail::keeper_message news;
+  const bool started = detail::read_all(s.status.get(), &news, sizeof news) &&
+                       news.kind == detail::keeper_message::started;
+  if (started) s.pid = static_cast<pid_t>(news.value);
+  if (detail::proc_entry self{}; started && detail::read_proc_stat(s.pid, self))
+    s.start_ticks = self.start_ticks;
+
   detail::spawn_failure report;
-  std::size_t got = 0;
-  while (got < sizeof report) {
-    const ssize_t n =
-        ::read(error_read.get(), reinterpret_cast<char*>(&report) + got, sizeof report - got);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    got += static_cast<std::size_t>(n);
-  }
-  if (got == sizeof report) {
-    while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
-    }
+  const bool failure = detail::read_all(error_read.get(), &report, sizeof report);
+  if (!started || failure) {
+    s.release_keeper();  // it reaps the failed child, and exits
+    if (!failure) return failed("cannot start", ECHILD);
     if (report.stage == 1)
       return error_info{"cannot change to working directory '" + o.working_directory +
                         "': " + std::generic_category().message(report.error)};
+    if (report.stage == 3) return failed("cannot start", report.error);
     return failed("cannot run", report.error);
   }
 
