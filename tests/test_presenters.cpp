@@ -239,16 +239,16 @@ TEST_CASE("every event serialises to its exact line", "[presenters][json]") {
       {ev::process_exited{4242, killed_by(11, "SIGSEGV"), 2100ms,
                           ev::process_exited::cause::crashed},
        R"({"event":"process_exit",)" + T +
-           R"(,"pid":4242,"cause":"crashed","code":null,"signal":"SIGSEGV","uptime_ms":2100.0})"},
-      {ev::process_exited{7, exit_code(3), 1us, ev::process_exited::cause::exited},
+           R"(,"pid":4242,"cause":"crashed","code":null,"signal":"SIGSEGV","uptime_ms":2100.0,"left_running":[]})"},
+      {ev::process_exited{7, exit_code(3), 1us, ev::process_exited::cause::exited, {70, 71}},
        R"({"event":"process_exit",)" + T +
-           R"(,"pid":7,"cause":"exited","code":3,"signal":null,"uptime_ms":0.001})"},
+           R"(,"pid":7,"cause":"exited","code":3,"signal":null,"uptime_ms":0.001,"left_running":[70,71]})"},
       {ev::process_exited{8, killed_by(42, ""), 0us, ev::process_exited::cause::stopped},
        R"({"event":"process_exit",)" + T +
-           R"(,"pid":8,"cause":"stopped","code":null,"signal":"signal 42","uptime_ms":0.0})"},
+           R"(,"pid":8,"cause":"stopped","code":null,"signal":"signal 42","uptime_ms":0.0,"left_running":[]})"},
       {ev::process_exited{9, {}, 0us, ev::process_exited::cause::exited},
        R"({"event":"process_exit",)" + T +
-           R"(,"pid":9,"cause":"exited","code":null,"signal":null,"uptime_ms":0.0})"},
+           R"(,"pid":9,"cause":"exited","code":null,"signal":null,"uptime_ms":0.0,"left_running":[]})"},
       {ev::reload_started{{"build/libhandlers.so"}, 6},
        R"({"event":"reload_start",)" + T + R"(,"cycle":6,"modules":["build/libhandlers.so"]})"},
       {ev::reload_finished{true, "", 4321us, 5ms, 6, {"build/libhandlers.so"}},
@@ -699,6 +699,15 @@ TEST_CASE("process exits are explained", "[presenters][ansi]") {
        {99, killed_by(9, ""), 1s, ev::process_exited::cause::crashed},
        "[hmr] process 99 crashed (signal 9) after 1 s" + dash + "waiting for changes\n"},
       {hmr::crash_policy::wait, {4242, exit_code(0), 1s, ev::process_exited::cause::stopped}, ""},
+      {hmr::crash_policy::wait,
+       {4242, exit_code(0), 2ms, ev::process_exited::cause::exited, {17702}},
+       "[hmr] ./server daemonized (pid 17702 left running); run it in the foreground, e.g. without -d" +
+           dash + "stopped at the next restart or quit\n"},
+      {hmr::crash_policy::wait,
+       {4242, exit_code(1), 2ms, ev::process_exited::cause::exited, {5, 6, 7, 8, 9}},
+       "[hmr] ./server daemonized (pids 5, 6, 7 and 2 more left running, exit code 1); run it in the "
+       "foreground, e.g. without -d" +
+           dash + "stopped at the next restart or quit\n"},
   };
   for (const auto& c : cases) {
     INFO(c.expected);

@@ -282,6 +282,14 @@ class ansi_presenter {
   }
 
   // What happens after the program ended on its own.
+  /// "pid 7", "pids 7, 8, 9" or "pids 7, 8, 9 and 4 more".
+  static std::string pids_text(const std::vector<int>& pids) {
+    std::string text = pids.size() == 1 ? "pid " : "pids ";
+    for (std::size_t i = 0; i < pids.size() && i < 3; ++i) text += (i ? ", " : "") + std::to_string(pids[i]);
+    if (pids.size() > 3) text += " and " + std::to_string(pids.size() - 3) + " more";
+    return text;
+  }
+
   std::string next_step(bool success) const {
     if (options_.on_crash == crash_policy::exit) return {};
     if (!success && options_.on_crash == crash_policy::restart)
@@ -407,6 +415,13 @@ class ansi_presenter {
         stopped_one_ = true;  // the next start is a restart
         return;
       case events::process_exited::cause::exited:
+        if (!e.left_running.empty()) {
+          line(paint(yellow, name + " daemonized (" + pids_text(e.left_running) + " left running" +
+                                 (e.status.success() ? "" : ", " + e.status.describe()) + ")") +
+               "; run it in the foreground, e.g. without -d" +
+               paint(dim, std::string(dash) + "stopped at the next restart or quit"));
+          return;
+        }
         if (e.status.success())
           line(name + " exited" + after + next_step(true));
         else

@@ -181,9 +181,9 @@ class hybrid_engine final : public engine_base {
     forward_changes(request.batch);
   }
 
-  void on_process_exit(std::uint64_t process_id, const process_exit&) override {
+  void on_process_exit(std::uint64_t process_id, const process_exit& ended) override {
     if (!child_ || process_id != child_id_) return;  // already stopped by a cycle
-    const process_exit exit = end_child();
+    const process_exit exit = end_child(!ended.left_running.empty());
     const bool failed = !exit.status.success();
     switch (options_.on_crash) {
       case crash_policy::exit:
@@ -209,6 +209,7 @@ class hybrid_engine final : public engine_base {
 
   void on_stop() override {
     if (child_) end_child();
+    left_ = {};
   }
 
  private:
@@ -391,9 +392,13 @@ class hybrid_engine final : public engine_base {
     }
   }
 
-  // Stops (or collects) the program, emits its `process_exit`, closes its channel.
-  process_exit end_child() {
-    const process_exit exit = child_.stop();  // at once when it has ended
+  // Stops (or collects) the program, emits its `process_exit`, closes its channel. With
+  // `keep_left`, what a daemonizing program left running (its server, say) runs on until
+  // the next restart or quit.
+  process_exit end_child(bool keep_left = false) {
+    const std::optional<process_exit> ended = keep_left ? child_.try_wait() : std::nullopt;
+    const process_exit exit = ended ? *ended : child_.stop();  // at once when it has ended
+    if (ended) left_ = std::move(child_);
     child_ = {};
     shadows_.collect();  // what a program killed by a signal could not remove
     endpoint_.reset();
@@ -409,13 +414,17 @@ class hybrid_engine final : public engine_base {
   void restart(const cycle_request& request, std::uint64_t cycle, const std::string& why) {
     core_.clear_deadline();
     if (child_) end_child();
+    left_ = {};
     std::string reason = describe(request);
     if (request.reason == cycle_reason::crash) {
       reason += " (after " + std::to_string(crash_delay_.count() / 1000) + " ms)";
     }
     if (!why.empty()) reason += " (" + why + ")";
     program_extras extras;
-    shadows_.add_to(extras.environment);  // HMR_SHADOW_DIR
+    std::string program_tmpdir;  // where the program keeps its temporary files, if set
+    for (const auto& [name, value] : options_.environment)
+      if (name == "TMPDIR") program_tmpdir = value;
+    shadows_.add_to(extras.environment, program_tmpdir);  // HMR_SHADOW_DIR
     auto pair = make_control_socketpair();
     if (pair) {
       extras.environment.emplace_back("HMR_CONTROL_FD", std::to_string(pair->child_fd));
@@ -468,6 +477,7 @@ class hybrid_engine final : public engine_base {
   std::vector<std::string> roots_{};    // absolute, lexically normal
   std::vector<restart_rule> rules_{};
   child_process child_{};
+  child_process left_{};  // a program that ended daemonized: what it left running
   std::uint64_t child_id_ = 0;
   shadow_session shadows_{};  // the programs' shadow copies, removed after each one ends
   std::uint64_t cycles_ = 0;

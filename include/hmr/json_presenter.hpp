@@ -186,6 +186,10 @@ inline void fields(json_writer& w, const events::process_exited& e) {
   w.member("cause", cause_name(e.why));
   status_fields(w, e.status);
   w.member("uptime_ms", to_ms(e.uptime));
+  w.key("left_running");
+  w.begin_array();
+  for (const int pid : e.left_running) w.value(pid);
+  w.end_array();
 }
 
 inline void fields(json_writer& w, const events::reload_started& e) {

@@ -99,9 +99,12 @@ class restart_engine final : public engine_base {
     restart(request, cycle);
   }
 
-  void on_process_exit(std::uint64_t process_id, const process_exit&) override {
+  void on_process_exit(std::uint64_t process_id, const process_exit& ended) override {
     if (!child_ || process_id != child_id_) return;  // already stopped by a cycle
-    const process_exit exit = child_.stop();         // at once: it has ended
+    // What a daemonizing program left running (its server, say) runs on until the next
+    // restart or quit; anything else of its tree ends now.
+    const process_exit exit = ended.left_running.empty() ? child_.stop() : ended;
+    if (!ended.left_running.empty()) left_ = std::move(child_);
     child_ = {};
     core_.emit(exit);
     const bool failed = !exit.status.success();
@@ -130,6 +133,7 @@ class restart_engine final : public engine_base {
   void on_stop() override {
     if (child_) core_.emit(child_.stop());
     child_ = {};
+    left_ = {};
   }
 
  private:
@@ -140,6 +144,7 @@ class restart_engine final : public engine_base {
       core_.emit(child_.stop());
       child_ = {};
     }
+    left_ = {};
     std::string reason = describe(request);
     if (request.reason == cycle_reason::crash) {
       reason += " (after " + std::to_string(crash_delay_.count() / 1000) + " ms)";
@@ -156,6 +161,7 @@ class restart_engine final : public engine_base {
   restart_options options_;
   build_outputs outputs_;  // the executable the running program was started from
   child_process child_{};
+  child_process left_{};  // a program that ended daemonized: what it left running
   std::uint64_t child_id_ = 0;
   std::uint64_t cycles_ = 0;
   std::uint64_t generation_ = 0;

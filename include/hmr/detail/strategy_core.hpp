@@ -438,6 +438,26 @@ struct program_extras {
   std::vector<int> inherited_fds{};
 };
 
+/// An `on_stop` callback for a program: a job-control stop that did not hand it the
+/// terminal is an `error` event (not fatal), so a stopped program is never waited on silently.
+inline std::function<void(int, bool)> job_stop_reporter(strategy_core& core, const command_spec& spec) {
+  const std::string name = spec.shell || spec.command.empty() ? "the program" : spec.command.front();
+  return [&core, name](int signal, bool handed_terminal) {
+    if (handed_terminal) return;
+    std::string why;
+    std::string hint = "the next change restarts it";
+    if (signal == SIGTTIN || signal == SIGTTOU) {
+      why = signal == SIGTTIN ? " (it read the terminal" : " (it changed the terminal's modes";
+      why += ", which the supervisor does not hold: it runs in the background)";
+      hint = "run the supervisor in the foreground of its terminal, or start the program with "
+             "its input from elsewhere (< /dev/null); " + hint;
+    } else if (signal == SIGTSTP) {
+      why = " (Ctrl-Z)";
+    }
+    core.emit(events::error{name + " is stopped by " + signal_name(signal) + why, hint, false});
+  };
+}
+
 /// Starts `spec` for `request` as generation `generation` (the `HMR_*` variables, then
 /// `extras`), then emits `process_start` with `reason`, holding captured output until then.
 /// A program that cannot start is an `error` event, and nothing is returned.
@@ -457,6 +477,8 @@ inline std::optional<started_program> start_program(strategy_core& core, const c
       .environment = std::move(environment),
       .on_line = capture ? output_gate::forwarder(gate) : nullptr,
       .on_exit = core.exit_notifier(id),
+      .on_stop = job_stop_reporter(core, spec),
+      .share_terminal = true,
       .stop_signal = spec.stop_signal,
       .grace_period = spec.grace_period,
       .inherited_fds = std::move(extras.inherited_fds),
