@@ -367,13 +367,15 @@ class shadow_session {
   }
 
   /// Adds `HMR_SHADOW_DIR=<the directory>` to `environment`, making the directory first if
-  /// needed. Adds nothing when it cannot be made (`error()` says why): programs then use
-  /// $TMPDIR, as they do alone.
-  void add_to(std::vector<std::pair<std::string, std::string>>& environment) {
+  /// needed: in `program_tmpdir` (the TMPDIR the supervisor gives its programs) when not
+  /// empty, else in the supervisor's own. Adds nothing when it cannot be made (`error()`
+  /// says why): programs then use $TMPDIR, as they do alone.
+  void add_to(std::vector<std::pair<std::string, std::string>>& environment,
+              const std::string& program_tmpdir = {}) {
     if (path_.empty() && !tried_) {
       tried_ = true;
       owner_ = ::getpid();
-      const std::string parent = temporary_directory();
+      const std::string parent = program_tmpdir.empty() ? temporary_directory() : program_tmpdir;
       shadow_directory::remove_stale(parent);  // sessions of supervisors that were killed
       path_ = make_locked_directory(parent, lock_, error_);
     }
