@@ -2198,3 +2198,205 @@ TEST_CASE("a glob relative to the watch roots that matches nothing names the roo
                                  "roots src, lib (globs are matched relative to each watch root; a path from "
                                  "the current directory works too)"});
 }
+
+// =======================================================================================
+// The terminal, shared with the program (hmr::shared_terminal)
+
+TEST_CASE("a program that reads the terminal gets it: cat restarted twice; Ctrl-C quits at once",
+          "[cli][terminal]") {
+  // `hmr --no-keys -- cat`: cat reads from the background, is stopped by SIGTTIN, and hmr
+  // hands it the terminal as a shell's `fg` would. Saves restart it; Ctrl-C ends it and hmr.
+  project dir;
+  hmr_run run(dir.path, json_args({"--stop-timeout", "10000"}, {"cat"}), terminal::input);
+  std::size_t at = 0;
+  const char* lines[] = {"one", "two", "three"};
+  for (int generation = 1; generation <= 3; ++generation) {
+    CAPTURE(generation);
+    at = need(run, named("process_start"), "generation " + std::to_string(generation), at);
+    run.type(std::string(lines[generation - 1]) + "\n");
+    at = need(run, output_line(lines[generation - 1]), "cat's echo of what was typed", at);
+    if (generation < 3) dir.touch("a.cpp", std::to_string(generation));
+    ++at;
+  }
+  CHECK(count(run, named("error")) == 0);  // never reported as stopped: it got the terminal
+  run.type("\x03");  // Ctrl-C: SIGINT to the foreground group, cat; hmr passes it on
+  const auto code = run.wait_exit(5s);  // the old failure: the whole 10 s stop timeout
+  INFO(run.transcript());
+  REQUIRE(code.has_value());
+  CHECK(*code == 0);
+  CHECK(same_mode(run.pty().mode(), run.initial_mode()));
+}
+
+TEST_CASE("a program that sets raw mode gets the terminal; hmr restores it after a crash", "[cli][terminal]") {
+  // Keys on: hmr reads its keys while it holds the terminal, the program reads its own keys
+  // while it does. Each generation says it is ready only once stty has the terminal.
+  project dir;
+  write_file(dir / "raw.sh",
+             "stty raw -echo || exit 9\n"
+             "echo \"gen $HMR_GENERATION raw\"\n"
+             "while :; do\n"
+             "  k=$(dd bs=1 count=1 2>/dev/null)\n"
+             "  case \"$k\" in x) exit 3 ;; q) stty sane; exit 0 ;; esac\n"
+             "  echo \"key $k\"\n"
+             "done\n");
+  std::vector<std::string> args = json_args({}, {"sh", "raw.sh"});
+  args.erase(std::find(args.begin(), args.end(), "--no-keys"));
+  hmr_run run(dir.path, args, terminal::input);
+  std::size_t at = 0;
+  const char keys[] = {'a', 'b', 'c'};
+  for (int generation = 1; generation <= 3; ++generation) {
+    CAPTURE(generation);
+    at = need(run, output_line("gen " + std::to_string(generation) + " raw"), "the program in raw mode", at);
+    run.type(std::string(1, keys[generation - 1]));
+    at = need(run, output_line(std::string("key ") + keys[generation - 1]), "the program's own key", at);
+    if (generation < 3) dir.touch("a.cpp", std::to_string(generation));
+  }
+  // It crashes with the terminal in raw mode: hmr takes the terminal back, in sane modes.
+  run.type("x");
+  at = need(run, named_with("process_exit", "cause", "exited"), "the program's exit", at);
+  // hmr put its own modes back before it reported the exit: ISIG and output processing on
+  // again, echo off for its keys.
+  const termios mode = run.pty().mode();
+  CHECK((mode.c_lflag & ISIG) != 0);
+  CHECK((mode.c_oflag & OPOST) != 0);
+  CHECK((mode.c_lflag & ECHO) == 0);
+  run.type("q");  // hmr's own key again
+  const auto code = run.wait_exit(5s);
+  INFO(run.transcript());
+  REQUIRE(code.has_value());
+  CHECK(*code == 0);
+  CHECK(count(run, named("error")) == 0);
+  CHECK(same_mode(run.pty().mode(), run.initial_mode()));
+}
+
+TEST_CASE("a program stopped by job control without the terminal is reported, and quit continues it",
+          "[cli][terminal]") {
+  project dir;
+  hmr_run run(dir.path, json_args({"--stop-timeout", "10000"}, {"sh", "-c", "kill -TSTP $$; sleep 1000"}));
+  need(run, named("process_start"), "the program");
+  const std::size_t e = need(run, named("error"), "the report of the stop");
+  CHECK(text(run.events()[e], "message") == "sh is stopped by SIGTSTP (Ctrl-Z)");
+  run.signal(SIGTERM);
+  const auto code = run.wait_exit(5s);  // SIGCONT with the stop signal: not the 10 s timeout
+  INFO(run.transcript());
+  REQUIRE(code.has_value());
+  CHECK(*code == 0);
+}
+
+// =======================================================================================
+// Process trees: nothing outlives hmr (the keeper of each tree)
+
+namespace {
+
+/// A loopback server in Python: binds `port`, says "bound", serves nothing, sleeps.
+constexpr std::string_view server_py =
+    "import socket, sys, time\n"
+    "s = socket.socket()\n"
+    "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+    "try:\n"
+    "    s.bind(('127.0.0.1', int(sys.argv[1])))\n"
+    "except OSError as e:\n"
+    "    print('bind failed', e.errno, flush=True)\n"
+    "    sys.exit(1)\n"
+    "s.listen()\n"
+    "print('bound', flush=True)\n"
+    "time.sleep(1000)\n";
+
+/// True once nothing listens on 127.0.0.1:`port` (a bind succeeds), within `limit`.
+bool port_freed(int port, std::chrono::milliseconds limit) {
+  const auto deadline = steady::now() + limit;
+  for (;;) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    REQUIRE(fd >= 0);
+    const int on = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<std::uint16_t>(port));
+    const bool free = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+    ::close(fd);
+    if (free) return true;
+    if (steady::now() >= deadline) return false;
+    std::this_thread::sleep_for(5ms);  // polling the port: there is no event to wait on
+  }
+}
+
+}  // namespace
+
+TEST_CASE("no process of the program's tree outlives hmr: kill -9 or q, however it escaped",
+          "[cli][stop]") {
+  struct escape {
+    const char* name;
+    const char* script;  // run.sh; $1 is the port
+  };
+  const escape escapes[] = {
+      {"a background child of a shell", "python3 server.py \"$1\" &\nwait\n"},
+      {"double fork and setsid", "(setsid python3 server.py \"$1\" &)\nexec sleep 1000\n"},
+      {"double fork, setsid and a rewritten environment",
+       "(setsid env -i PATH=\"$PATH\" python3 server.py \"$1\" &)\nexec sleep 1000\n"},
+  };
+  const bool by_kill = GENERATE(true, false);
+  for (const escape& way : escapes) {
+    CAPTURE(way.name, by_kill);
+    project dir;
+    write_file(dir / "server.py", std::string(server_py));
+    write_file(dir / "run.sh", std::string("#!/bin/sh\n") + way.script, true);
+    const int port = hmr_test::free_port();
+    std::vector<std::string> args = json_args({}, {"./run.sh", std::to_string(port)});
+    if (!by_kill) args.erase(std::find(args.begin(), args.end(), "--no-keys"));
+    {
+      hmr_run run(dir.path, args, by_kill ? terminal::none : terminal::input);
+      need(run, output_line("bound"), "the server");
+      if (by_kill) {
+        run.signal(SIGKILL);
+      } else {
+        run.type("q");
+      }
+      const auto code = run.wait_exit();
+      INFO(run.transcript());
+      REQUIRE(code.has_value());
+      CHECK(*code == (by_kill ? 128 + SIGKILL : 0));
+    }
+    CHECK(port_freed(port, 5s));
+    // The next hmr binds it again.
+    hmr_run again(dir.path, json_args({}, {"./run.sh", std::to_string(port)}));
+    need(again, output_line("bound"), "the server, once more");
+    quit_cleanly(again);
+    CHECK(port_freed(port, 5s));
+  }
+}
+
+TEST_CASE("a program that daemonizes is reported, keeps serving, and stops with hmr", "[cli][stop]") {
+  project dir;
+  write_file(dir / "server.py", std::string(server_py));
+  // Like `httpd -d`: double fork, setsid, its own environment; the launcher exits at once.
+  write_file(dir / "run.sh",
+             "#!/bin/sh\n(setsid env -i PATH=\"$PATH\" python3 server.py \"$1\" &)\nexit 0\n", true);
+  const int port = hmr_test::free_port();
+  SECTION("JSON: process_exit lists what it left running") {
+    hmr_run run(dir.path, json_args({}, {"./run.sh", std::to_string(port)}));
+    const std::size_t e = need(run, named_with("process_exit", "cause", "exited"), "the launcher's exit");
+    const json_value* left = run.events()[e].find("left_running");
+    REQUIRE(left != nullptr);
+    REQUIRE(left->is_array());
+    CHECK_FALSE(left->as_array().empty());
+    const std::size_t bound = need(run, output_line("bound"), "the daemon");
+    CHECK_FALSE(port_freed(port, 0ms));  // it serves on: hmr keeps it until the next restart
+    dir.touch("a.cpp");
+    need(run, output_line("bound"), "the daemon of generation 2 (the first one stopped)", bound + 1);
+    CHECK(count(run, output_line("bind failed 98")) == 0);
+    quit_cleanly(run);
+    CHECK(port_freed(port, 5s));
+  }
+  SECTION("the terminal says it daemonized, which pids, and what hmr does with them") {
+    std::vector<std::string> args = json_args({}, {"./run.sh", std::to_string(port)});
+    args.erase(args.begin());  // no --json: the ANSI presenter on stderr
+    hmr_run run(dir.path, args);
+    CHECK(run.wait_text("err", "./run.sh daemonized (pid "));
+    CHECK(run.wait_text("err", "left running); run it in the foreground, e.g. without -d"));
+    CHECK(run.wait_text("err", "stopped at the next restart or quit"));
+    quit_cleanly(run);
+    CHECK(port_freed(port, 5s));
+  }
+}

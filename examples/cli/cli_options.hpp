@@ -107,6 +107,10 @@ usage: hmr [OPTIONS] [--] COMMAND [ARGS...]
   -V, --version             the version
 
 keys: r reload  R restart  b rebuild  c clear  p pause/resume  q quit  h help
+  The program shares the terminal as under a shell: when it reads the terminal or sets
+  its modes (a REPL, a TUI), it gets the terminal, and keys and Ctrl-C go to it (Ctrl-C
+  that ends it also quits hmr); hmr's keys come back, and the terminal's modes are put
+  back, when it ends. Saves still restart it.
 )";
 
 namespace detail {

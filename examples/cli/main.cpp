@@ -373,8 +373,21 @@ int run_with(const hmr::cli::options& o, Watcher watcher, hmr::any_filter filter
   runner.set_options({.postpone = o.postpone});
   const auto signals = hmr::stop_on_interrupt(runner);
   bool paused = false;
+  // Before the first program starts: the terminal's modes at start, and hmr's right to
+  // hand it over (the program gets it when it reads it or sets its modes).
+  auto& terminal = hmr::shared_terminal::instance();
+  [[maybe_unused]] const bool on_terminal = terminal.available();
   std::optional<hmr::cli::terminal_keys> keys;
   if (o.keys) {
+    // Said once: the first time the program takes the terminal (see --help).
+    auto on_handover = [told = false, program = o.shell || o.command.empty() ? std::string("the program")
+                                                                             : o.command.front()](
+                           bool program_holds) mutable {
+      if (!program_holds || std::exchange(told, true)) return;
+      std::cerr << "[hmr] " << program << " holds the terminal: keys and Ctrl-C go to it; "
+                << "hmr's keys come back when it ends\n"
+                << std::flush;
+    };
     keys.emplace([&](char key) {
       switch (key) {
         case 'r':
@@ -406,10 +419,11 @@ int run_with(const hmr::cli::options& o, Watcher watcher, hmr::any_filter filter
         default:
           break;
       }
-    });
+    }, std::move(on_handover));
   }
   const int code = runner.run();
   if (keys) keys->restore();
+  terminal.restore();  // also after a program that held it crashed in raw mode
   return code;
 }
 

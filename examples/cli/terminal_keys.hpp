@@ -1,38 +1,44 @@
-// Interactive keys for the CLI: the terminal in non-canonical mode (no echo, one key at a
-// time) while hmr runs, restored on every exit path, and a thread that hands each key to a
-// callback.
+// Interactive keys for the CLI: one key at a time, without echo, while hmr holds the
+// terminal; none while the program holds it (hmr::shared_terminal hands it over when the
+// program reads the terminal or changes its modes). A thread hands each key to a callback.
 #pragma once
 
+#include <fcntl.h>
 #include <poll.h>
-#include <termios.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
+#include <cstddef>
 #include <functional>
+#include <hmr/terminal.hpp>
 #include <thread>
 
 namespace hmr::cli {
 
-/// Reads single keys from a terminal on stdin. The terminal's previous mode comes back when
-/// this object is destroyed (and the callback is never called after that).
+/// Reads single keys from the terminal on stdin while hmr holds its foreground. The
+/// terminal's previous modes come back when this object is destroyed (and the callback is
+/// never called after that).
 ///
 /// Output processing is left alone (newlines still return the carriage), and ISIG stays on,
-/// so Ctrl-C still sends SIGINT, which the CLI turns into a clean quit.
+/// so Ctrl-C still sends SIGINT, which the CLI turns into a clean quit. While a program
+/// holds the terminal, keys and Ctrl-C go to it, as under a shell; `on_handover` hears of
+/// each change of owner (true: the program got the terminal).
 class terminal_keys {
  public:
-  /// Starts reading keys when stdin is a terminal; otherwise does nothing (`active()` false).
-  explicit terminal_keys(std::function<void(char key)> on_key) : on_key_(std::move(on_key)) {
-    if (::isatty(STDIN_FILENO) == 0 || ::tcgetattr(STDIN_FILENO, &saved_) != 0) return;
-    termios raw = saved_;
-    raw.c_lflag &= ~static_cast<tcflag_t>(ICANON | ECHO);
-    raw.c_cc[VMIN] = 1;
-    raw.c_cc[VTIME] = 0;
-    if (::tcsetattr(STDIN_FILENO, TCSANOW, &raw) != 0) return;
-    if (::pipe(wake_) != 0) {
-      ::tcsetattr(STDIN_FILENO, TCSANOW, &saved_);
-      return;
-    }
+  /// Starts reading keys when stdin is a terminal in whose foreground hmr runs; otherwise
+  /// does nothing (`active()` false).
+  explicit terminal_keys(std::function<void(char key)> on_key,
+                         std::function<void(bool program_holds)> on_handover = {})
+      : on_key_(std::move(on_key)), on_handover_(std::move(on_handover)) {
+    auto& tty = shared_terminal::instance();
+    if (!tty.available()) return;
+    if (::pipe2(wake_, O_CLOEXEC | O_NONBLOCK) != 0) return;
+    tty.set_key_mode(true);
+    subscription_ = tty.subscribe([this] {
+      const char changed = 'c';
+      [[maybe_unused]] const auto n = ::write(wake_[1], &changed, 1);
+    });
     active_ = true;
     thread_ = std::thread([this] { read_keys(); });
   }
@@ -43,42 +49,61 @@ class terminal_keys {
   /// Stops reading and restores the terminal.
   ~terminal_keys() { restore(); }
 
-  /// Stops reading and restores the terminal now; idempotent.
+  /// Stops reading and restores the terminal's modes (and takes its foreground back) now;
+  /// idempotent.
   void restore() {
     if (!active_.exchange(false)) return;
+    auto& tty = shared_terminal::instance();
+    tty.unsubscribe(subscription_);
     const char stop = 0;
     [[maybe_unused]] const auto n = ::write(wake_[1], &stop, 1);
     if (thread_.joinable()) thread_.join();
-    ::tcsetattr(STDIN_FILENO, TCSANOW, &saved_);
+    tty.restore();
     ::close(wake_[0]);
     ::close(wake_[1]);
   }
 
-  /// True while keys are being read (stdin is a terminal).
+  /// True while keys are being read (stdin is a terminal hmr held at start).
   [[nodiscard]] bool active() const noexcept { return active_; }
 
  private:
   void read_keys() {
+    auto& tty = shared_terminal::instance();
+    bool ours = tty.supervisor_owns();
     for (;;) {
-      pollfd fds[2] = {{STDIN_FILENO, POLLIN, 0}, {wake_[0], POLLIN, 0}};
-      if (::poll(fds, 2, -1) < 0) {
+      // Only the wake-up pipe while the program holds the terminal: a read from the
+      // background would fail (SIGTTIN is ignored), and poll would report input forever.
+      pollfd fds[2] = {{wake_[0], POLLIN, 0}, {STDIN_FILENO, POLLIN, 0}};
+      if (::poll(fds, ours ? 2 : 1, -1) < 0) {
         if (errno == EINTR) continue;
         return;
       }
-      if (fds[1].revents != 0) return;
-      if (fds[0].revents & (POLLHUP | POLLERR | POLLNVAL)) return;
+      if (fds[0].revents != 0) {
+        char bytes[16];
+        const auto n = ::read(wake_[0], bytes, sizeof bytes);
+        for (auto i = decltype(n){0}; i < n; ++i)
+          if (bytes[i] == 0) return;
+        const bool now = tty.supervisor_owns();
+        if (now != ours && on_handover_) on_handover_(!now);
+        ours = now;
+        continue;
+      }
+      if (!ours) continue;
+      if (fds[1].revents & (POLLHUP | POLLERR | POLLNVAL)) return;
       char key = 0;
       const auto n = ::read(STDIN_FILENO, &key, 1);
-      if (n <= 0) {
-        if (n < 0 && errno == EINTR) continue;
-        return;  // end of input: no more keys
+      if (n < 0 && (errno == EINTR || errno == EIO || errno == EAGAIN)) {
+        ours = tty.supervisor_owns();  // EIO: the terminal moved to the program meanwhile
+        continue;
       }
+      if (n <= 0) return;  // end of input: no more keys
       if (on_key_) on_key_(key);
     }
   }
 
   std::function<void(char)> on_key_;
-  termios saved_{};
+  std::function<void(bool)> on_handover_;
+  std::size_t subscription_ = 0;
   int wake_[2] = {-1, -1};
   std::atomic<bool> active_{false};
   std::thread thread_{};
