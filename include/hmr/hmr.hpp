@@ -22,5 +22,6 @@
 #include <hmr/runtime.hpp>
 #include <hmr/signals.hpp>
 #include <hmr/strategy.hpp>
+#include <hmr/terminal.hpp>
 #include <hmr/version.hpp>
 #include <hmr/watcher.hpp>
