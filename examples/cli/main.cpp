@@ -384,8 +384,7 @@ int run_with(const hmr::cli::options& o, Watcher watcher, hmr::any_filter filter
                                                                              : o.command.front()](
                            bool program_holds) mutable {
       if (!program_holds || std::exchange(told, true)) return;
-      std::cerr << "[hmr] " << program << " holds the terminal: keys and Ctrl-C go to it; "
-                << "hmr's keys come back when it ends\n"
+      std::cerr << "[hmr] " << program << " has the terminal: keys and Ctrl-C go to it until it ends\n"
                 << std::flush;
     };
     keys.emplace([&](char key) {

@@ -23,7 +23,7 @@ namespace hmr::cli {
 /// Output processing is left alone (newlines still return the carriage), and ISIG stays on,
 /// so Ctrl-C still sends SIGINT, which the CLI turns into a clean quit. While a program
 /// holds the terminal, keys and Ctrl-C go to it, as under a shell; `on_handover` hears of
-/// each change of owner (true: the program got the terminal).
+/// each change of owner (true: the program got the terminal), on the thread that made it.
 class terminal_keys {
  public:
   /// Starts reading keys when stdin is a terminal in whose foreground hmr runs; otherwise
@@ -36,6 +36,8 @@ class terminal_keys {
     if (::pipe2(wake_, O_CLOEXEC | O_NONBLOCK) != 0) return;
     tty.set_key_mode(true);
     subscription_ = tty.subscribe([this] {
+      // Said here, before the program goes on and writes over it.
+      if (on_handover_) on_handover_(!shared_terminal::instance().supervisor_owns());
       const char changed = 'c';
       [[maybe_unused]] const auto n = ::write(wake_[1], &changed, 1);
     });
@@ -83,9 +85,7 @@ class terminal_keys {
         const auto n = ::read(wake_[0], bytes, sizeof bytes);
         for (auto i = decltype(n){0}; i < n; ++i)
           if (bytes[i] == 0) return;
-        const bool now = tty.supervisor_owns();
-        if (now != ours && on_handover_) on_handover_(!now);
-        ours = now;
+        ours = tty.supervisor_owns();
         continue;
       }
       if (!ours) continue;
@@ -102,7 +102,7 @@ class terminal_keys {
   }
 
   std::function<void(char)> on_key_;
-  std::function<void(bool)> on_handover_;
+  std::function<void(bool)> on_handover_;  // set before the subscription, then only read
   std::size_t subscription_ = 0;
   int wake_[2] = {-1, -1};
   std::atomic<bool> active_{false};

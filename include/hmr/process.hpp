@@ -48,10 +48,12 @@ struct process_options {
   /// (which continues it). Same restrictions as `on_exit`.
   std::function<void(int signal, bool handed_terminal)> on_stop{};
   /// When the supervisor holds the foreground of its terminal (`hmr::shared_terminal`): a
-  /// child stopped for reading the terminal or changing its modes (SIGTTIN, SIGTTOU) gets
-  /// the foreground, in the modes the terminal had at start, and is continued, as `fg` does
-  /// in a shell; the supervisor takes the terminal back, in its own modes, when the child
-  /// ends or is stopped otherwise (Ctrl-Z). A child holding the terminal that dies of SIGINT
+  /// child stopped for reading the terminal or changing its modes (SIGTTIN, SIGTTOU, or a
+  /// SIGSTOP or SIGTSTP it raised itself, as curses programs do) gets the foreground, in the
+  /// modes the terminal had at start, and is continued, as `fg` does in a shell; the
+  /// supervisor takes the terminal back, in its own modes, when the child ends or is stopped
+  /// while holding it (Ctrl-Z). Once a child has taken the terminal, later ones with this
+  /// option take it as they start (the next generations of a TUI, say). A child holding the terminal that dies of SIGINT
   /// (Ctrl-C reaches only the foreground group) passes SIGINT on to the supervisor, as a
   /// shell does. Off: such a child stays stopped, and `on_stop` says so.
   bool share_terminal = false;

@@ -11,8 +11,10 @@ namespace hmr {
 /// process). A program spawned with `process_options::share_terminal` that reads the terminal
 /// or changes its modes is stopped by job control (SIGTTIN, SIGTTOU), as under a shell; the
 /// process layer then hands it the foreground, in the modes the terminal had before the
-/// supervisor changed them, and continues it. When the program ends, the supervisor takes the
-/// foreground back and puts its own modes back, also after a program that crashed in raw mode.
+/// supervisor changed them, and continues it. Once a program has taken the terminal, the
+/// next ones (its next generations) take it as they start, as under a shell. When the
+/// program ends, the supervisor takes the foreground back and puts its own modes back, also
+/// after a program that crashed in raw mode.
 ///
 /// @code
 ///   auto& tty = hmr::shared_terminal::instance();

@@ -141,12 +141,18 @@ struct child_plan {
   bool die_with_parent = true;
   const int* inherited = nullptr;  ///< descriptors to keep across exec
   std::size_t inherited_count = 0;
+  bool take_terminal = false;  ///< take the terminal's foreground, in `terminal_modes`
+  termios terminal_modes{};
 };
 
 /// The child side of the keeper's fork: group, death signal, signals, streams, directory,
 /// exec. `parent` is the keeper.
 [[noreturn]] inline void child_main(const child_plan& plan, pid_t parent) noexcept {
   ::setpgid(0, 0);
+  if (plan.take_terminal) {  // signals are blocked: no SIGTTOU from the background
+    ::tcsetattr(STDIN_FILENO, TCSANOW, &plan.terminal_modes);
+    ::tcsetpgrp(STDIN_FILENO, ::getpid());
+  }
 #if defined(__linux__)
   ::prctl(PR_SET_PDEATHSIG, static_cast<unsigned long>(SIGKILL), 0UL, 0UL, 0UL);
   if (::getppid() != parent) ::_exit(127);  // the keeper died before prctl
@@ -524,16 +530,18 @@ class process_state {
   /// Longest line delivered whole; longer ones arrive in pieces of this size.
   static constexpr std::size_t max_line = std::size_t{1} << 20;
 
-  /// A job-control stop: a program that stopped for the terminal gets it (share_terminal);
-  /// one stopped otherwise gives it back. Either way `on_stop` hears of it.
+  /// A job-control stop. Without the terminal, the child stopped for it (SIGTTIN, SIGTTOU;
+  /// or SIGSTOP, SIGTSTP it raised itself: a curses program's handler for SIGTTOU restores
+  /// the terminal and stops itself), so with share_terminal it gets the terminal and goes
+  /// on. Holding the terminal, it was stopped by Ctrl-Z or by someone: the terminal comes
+  /// back. Either way `on_stop` hears of it.
   void on_job_stop(int signal) {
     bool handed = false;
     bool give_back = false;
     {
       const std::lock_guard lock(mutex);
       if (stop_requested) return;  // stop() continues it and ends it
-      if (options.share_terminal && (signal == SIGTTIN || signal == SIGTTOU) &&
-          shared_terminal::instance().hand_to(pid)) {
+      if (options.share_terminal && !holds_terminal && shared_terminal::instance().hand_to(pid)) {
         holds_terminal = handed = true;
         ::kill(-pid, SIGCONT);
       } else if (holds_terminal) {
@@ -902,6 +910,10 @@ inline result<child_process> child_process::spawn(process_options options) {
   if (!o.working_directory.empty()) plan.working_directory = o.working_directory.c_str();
   plan.die_with_parent = o.die_with_parent;
   plan.parent = ::getpid();
+  // A program of this session took the terminal: this one takes it as it starts (the key
+  // reader sees EIO and waits; the terminal comes back when the child ends).
+  if (o.share_terminal && detail::foreground_start(plan.terminal_modes))
+    plan.take_terminal = s.holds_terminal = true;
   plan.inherited = o.inherited_fds.data();
   plan.inherited_count = o.inherited_fds.size();
   for (const int fd : o.inherited_fds)
@@ -956,6 +968,7 @@ inline result<child_process> child_process::spawn(process_options options) {
   const bool failure = detail::read_all(error_read.get(), &report, sizeof report);
   if (!started || failure) {
     s.release_keeper();  // it reaps the failed child, and exits
+    if (s.holds_terminal) shared_terminal::instance().take_back();
     if (!failure) return failed("cannot start", ECHILD);
     if (report.stage == 1)
       return error_info{"cannot change to working directory '" + o.working_directory +

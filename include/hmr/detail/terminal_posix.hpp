@@ -26,6 +26,7 @@ struct terminal_state {
   bool usable = false;     ///< stdin is our controlling terminal, and we were in its foreground
   termios original{};      ///< the modes at start
   bool key_mode = false;   ///< the supervisor wants keys one at a time, no echo
+  bool program_took = false;  ///< a program has been handed the terminal this session
   std::map<std::size_t, std::function<void()>> listeners{};
   std::size_t next_handle = 0;
 
@@ -76,6 +77,18 @@ inline terminal_state& terminal() {
   return state;
 }
 
+/// True when a program about to start should take the foreground itself, before it runs:
+/// a program has taken the terminal this session (its next generations will too, and a
+/// program that catches SIGTTOU may fail the stop that hands it over), and the supervisor
+/// holds the terminal now. `modes` receives the modes to give it (those at start).
+inline bool foreground_start(termios& modes) {
+  terminal_state& s = terminal();
+  const std::lock_guard lock(s.mutex);
+  if (!s.check() || !s.program_took || ::tcgetpgrp(STDIN_FILENO) != ::getpgrp()) return false;
+  modes = s.original;
+  return true;
+}
+
 }  // namespace detail
 
 inline shared_terminal& shared_terminal::instance() {
@@ -115,6 +128,7 @@ inline bool shared_terminal::hand_to(int group) {
     ::tcsetattr(STDIN_FILENO, TCSANOW, &modes);
     return false;
   }
+  s.program_took = true;
   s.notify(lock);
   return true;
 }
