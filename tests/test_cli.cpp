@@ -2374,8 +2374,11 @@ TEST_CASE("a program that daemonizes is reported, keeps serving, and stops with 
   write_file(dir / "run.sh",
              "#!/bin/sh\n(setsid env -i PATH=\"$PATH\" python3 server.py \"$1\" &)\nexit 0\n", true);
   const int port = hmr_test::free_port();
-  SECTION("JSON: process_exit lists what it left running") {
-    hmr_run run(dir.path, json_args({}, {"./run.sh", std::to_string(port)}));
+  SECTION("JSON: process_exit lists what it left running (restart and hybrid strategies)") {
+    const std::vector<std::string> strategy = GENERATE(std::vector<std::string>{},
+                                                       std::vector<std::string>{"--cold"});
+    CAPTURE(strategy);
+    hmr_run run(dir.path, json_args(strategy, {"./run.sh", std::to_string(port)}));
     const std::size_t e = need(run, named_with("process_exit", "cause", "exited"), "the launcher's exit");
     const json_value* left = run.events()[e].find("left_running");
     REQUIRE(left != nullptr);

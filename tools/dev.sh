@@ -77,7 +77,11 @@ demo_restart_scripted() {
   echo "tools/dev.sh demo: no terminal, so a scripted run: start, save greeting.hpp, quit"
   start_scripted "$@"
   wait_for_line 'hello_server generation 1'
-  touch examples/hello_server/greeting.hpp
+  # A real edit: a save that leaves the built server as it was is "no effect", not a restart.
+  local greeting=examples/hello_server/greeting.hpp
+  cp "$greeting" build/demo/greeting.hpp.saved
+  trap 'mv build/demo/greeting.hpp.saved examples/hello_server/greeting.hpp' EXIT
+  sed -i 's/"Hello from hmr!"/"Hello again from hmr!"/' "$greeting"
   wait_for_line 'hello_server generation 2'
   finish_scripted
 }

@@ -108,8 +108,8 @@ usage: hmr [OPTIONS] [--] COMMAND [ARGS...]
 
 keys: r reload  R restart  b rebuild  c clear  p pause/resume  q quit  h help
   The program shares the terminal as under a shell: when it reads the terminal or sets
-  its modes (a REPL, a TUI), it gets the terminal, and keys and Ctrl-C go to it (Ctrl-C
-  that ends it also quits hmr); hmr's keys come back, and the terminal's modes are put
+  its modes (a REPL, a TUI), it gets the terminal, and keys and Ctrl-C go to it (a Ctrl-C
+  that kills it also quits hmr); hmr's keys come back, and the terminal's modes are put
   back, when it ends. Saves still restart it.
 )";
 

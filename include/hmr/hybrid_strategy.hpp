@@ -183,7 +183,7 @@ class hybrid_engine final : public engine_base {
 
   void on_process_exit(std::uint64_t process_id, const process_exit& ended) override {
     if (!child_ || process_id != child_id_) return;  // already stopped by a cycle
-    const process_exit exit = end_child(!ended.left_running.empty());
+    const process_exit exit = end_child(&ended);
     const bool failed = !exit.status.success();
     switch (options_.on_crash) {
       case crash_policy::exit:
@@ -392,13 +392,13 @@ class hybrid_engine final : public engine_base {
     }
   }
 
-  // Stops (or collects) the program, emits its `process_exit`, closes its channel. With
-  // `keep_left`, what a daemonizing program left running (its server, say) runs on until
-  // the next restart or quit.
-  process_exit end_child(bool keep_left = false) {
-    const std::optional<process_exit> ended = keep_left ? child_.try_wait() : std::nullopt;
-    const process_exit exit = ended ? *ended : child_.stop();  // at once when it has ended
-    if (ended) left_ = std::move(child_);
+  // Stops (or collects) the program, emits its `process_exit`, closes its channel. Given
+  // how it `ended` on its own, what a daemonizing program left running (its server, say)
+  // runs on until the next restart or quit.
+  process_exit end_child(const process_exit* ended = nullptr) {
+    const bool keep_left = ended != nullptr && !ended->left_running.empty();
+    const process_exit exit = keep_left ? *ended : child_.stop();  // at once when it has ended
+    if (keep_left) left_ = std::move(child_);
     child_ = {};
     shadows_.collect();  // what a program killed by a signal could not remove
     endpoint_.reset();

@@ -41,12 +41,14 @@ class shared_terminal {
   /// or the terminal keeps the modes it had at start (false). Applied at once when owned.
   void set_key_mode(bool on);
   /// Gives the foreground to process group `group`, in the modes the terminal had at start.
-  /// False when not available or the terminal refused.
+  /// False when not available, when the supervisor does not hold the foreground now (it
+  /// runs in the background of its terminal), or when the terminal refused.
   bool hand_to(int group);
-  /// Takes the foreground back when another group holds it, and applies the supervisor's
-  /// modes (its key mode, or the modes at start) whoever holds it.
+  /// Takes the foreground back from the group it was given to (never from the shell, when
+  /// the supervisor was put in the background meanwhile), and applies the supervisor's
+  /// modes (its key mode, or the modes at start) when the supervisor holds it.
   void take_back();
-  /// Takes the foreground back and puts back the modes the terminal had at start: for exit.
+  /// As `take_back`, with the modes the terminal had at start: for exit.
   void restore();
   /// Calls `listener` after each change of owner, on the thread that made it; returns a
   /// handle for `unsubscribe`. The listener must not call back into this object.

@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -98,6 +99,26 @@ class process_fd {
  private:
   int fd_ = -1;
 };
+
+/// A connected pair of close-on-exec stream sockets (a pipe that never raises SIGPIPE:
+/// `send_byte` to a keeper that is gone fails with EPIPE instead); false on failure.
+inline bool make_channel(process_fd& one, process_fd& other) noexcept {
+  int fds[2] = {-1, -1};
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) return false;
+  one.reset(fds[0]);
+  other.reset(fds[1]);
+  return true;
+}
+
+/// Sends one byte on a `make_channel` socket, without SIGPIPE; false when it could not.
+inline bool send_byte(int fd, unsigned char byte) noexcept {
+  for (;;) {
+    const ssize_t n = ::send(fd, &byte, 1, MSG_NOSIGNAL);
+    if (n == 1) return true;
+    if (n < 0 && errno == EINTR) continue;
+    return false;
+  }
+}
 
 /// A pipe whose two ends are close-on-exec; false (errno set) on failure.
 inline bool make_pipe(process_fd& read_end, process_fd& write_end) noexcept {
@@ -383,22 +404,26 @@ inline int keeper_kill_children(pid_t child) noexcept {
   return found;
 }
 
-/// In the keeper: closes every descriptor but `keep` (getdents64 over /proc/self/fd).
+/// In the keeper: closes every descriptor but `keep` (getdents64 over /proc/self/fd, in
+/// passes of up to 1024 until a pass finds none).
 inline void keeper_close_others(const int (&keep)[4]) noexcept {
 #if defined(__linux__)
-  const int dir = ::open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir < 0) return;
-  int close_list[1024];
-  std::size_t count = 0;
-  keeper_each_number(dir, [&](const char* name) {
-    int fd = 0;
-    for (const char* c = name; *c != '\0'; ++c) fd = fd * 10 + (*c - '0');
-    bool kept = fd == dir;
-    for (const int k : keep) kept = kept || fd == k;
-    if (!kept && count < std::size(close_list)) close_list[count++] = fd;
-  });
-  ::close(dir);
-  for (std::size_t i = 0; i < count; ++i) ::close(close_list[i]);
+  for (bool closed_some = true; closed_some;) {
+    const int dir = ::open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir < 0) return;
+    int close_list[1024];
+    std::size_t count = 0;
+    keeper_each_number(dir, [&](const char* name) {
+      int fd = 0;
+      for (const char* c = name; *c != '\0'; ++c) fd = fd * 10 + (*c - '0');
+      bool kept = fd == dir;
+      for (const int k : keep) kept = kept || fd == k;
+      if (!kept && count < std::size(close_list)) close_list[count++] = fd;
+    });
+    ::close(dir);
+    for (std::size_t i = 0; i < count; ++i) ::close(close_list[i]);
+    closed_some = count > 0;
+  }
 #else
   for (int fd = 3; fd < 1024; ++fd) {
     bool kept = false;
@@ -415,12 +440,18 @@ inline long long keeper_now_ms() noexcept {
   return static_cast<long long>(now.tv_sec) * 1000 + now.tv_nsec / 1'000'000;
 }
 
+/// What the supervisor writes on a keeper's control pipe: a signal number for the child's
+/// group, or this byte to let the keeper go.
+inline constexpr unsigned char keeper_release = 0;
+
 /// The keeper: the subreaper of one child's tree. It starts the child, reports its stops
-/// and its exit on `status`, reaps every orphan of the tree, and when the supervisor closes
-/// `control` or dies (or, with `die_with_parent`, the spawning thread exits) kills whatever
-/// is left of the tree and exits. All signals are blocked on entry (see spawn).
+/// and its exit on `status`, signals the child's group when asked on `control` (only until
+/// it has reaped the child, so never a recycled group), reaps every orphan of the tree, and
+/// when the supervisor lets it go or dies (EOF on `control`; or, with `die_with_parent`,
+/// the spawning thread exits) kills whatever is left of the tree and exits. All signals are
+/// blocked on entry (see spawn).
 [[noreturn]] inline void keeper_main(const child_plan& plan, int control, int status) noexcept {
-  constexpr int death_signal = SIGUSR2;
+  const int death_signal = SIGRTMAX - 2;  // a signal nobody sends by accident
 #if defined(__linux__)
   ::prctl(PR_SET_NAME, reinterpret_cast<unsigned long>("hmr-keeper"), 0UL, 0UL, 0UL);
   ::prctl(PR_SET_CHILD_SUBREAPER, 1UL, 0UL, 0UL, 0UL);
@@ -438,7 +469,12 @@ inline long long keeper_now_ms() noexcept {
   ::sigaction(death_signal, &on, nullptr);
 
   const pid_t self = ::getpid();
+  // _Fork: no atfork handlers of the supervisor's libraries run in this copy of a threaded process.
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
+  const pid_t child = ::_Fork();
+#else
   const pid_t child = ::fork();
+#endif
   if (child == 0) child_main(plan, self);
   if (child < 0) child_fail(plan.error_fd, 3, errno);
   ::setpgid(child, child);  // before the supervisor hears of it: a stop reaches the group
@@ -471,17 +507,25 @@ inline long long keeper_now_ms() noexcept {
       write_all(status, &news, sizeof news);
     }
     if (polled[0].revents != 0) {
-      char byte = 0;
-      const ssize_t n = ::read(control, &byte, 1);
+      unsigned char asked[64];
+      const ssize_t n = ::read(control, asked, sizeof asked);
       supervisor_gone = supervisor_gone || n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN);
+      for (ssize_t i = 0; i < n; ++i) {
+        if (asked[i] == keeper_release) {
+          supervisor_gone = true;
+        } else if (!child_reaped) {  // its group id is still its own
+          ::kill(-child, asked[i]);
+          if (asked[i] != SIGKILL) ::kill(-child, SIGCONT);  // a stopped group acts on it only then
+        }
+      }
     }
   }
   // The supervisor is done with the tree, or gone: nothing of it may outlive this.
   const long long give_up = keeper_now_ms() + 2000;
   for (;;) {
     keeper_kill_children(child_reaped ? 0 : child);
-    while (::waitpid(-1, nullptr, WNOHANG) > 0) {
-    }
+    for (pid_t reaped; (reaped = ::waitpid(-1, nullptr, WNOHANG)) > 0;)
+      child_reaped = child_reaped || reaped == child;
     if (::waitpid(-1, nullptr, WNOHANG) < 0 && errno == ECHILD) break;
     if (keeper_now_ms() > give_up) break;
     const timespec pause{0, 1'000'000};
@@ -506,7 +550,7 @@ class process_state {
   process_fd err_read{};
   process_fd wake_read{};
   process_fd wake_write{};
-  process_fd control{};  ///< closing it tells the keeper to end what is left, and to exit
+  process_fd control{};  ///< to the keeper: signals for the group; release, or EOF, ends it
   process_fd status{};   ///< the keeper's news: `keeper_message`s
 
   std::mutex mutex{};
@@ -536,21 +580,29 @@ class process_state {
   /// on. Holding the terminal, it was stopped by Ctrl-Z or by someone: the terminal comes
   /// back. Either way `on_stop` hears of it.
   void on_job_stop(int signal) {
-    bool handed = false;
-    bool give_back = false;
+    bool held = false;
     {
       const std::lock_guard lock(mutex);
       if (stop_requested) return;  // stop() continues it and ends it
-      if (options.share_terminal && !holds_terminal && shared_terminal::instance().hand_to(pid)) {
-        holds_terminal = handed = true;
-        ::kill(-pid, SIGCONT);
-      } else if (holds_terminal) {
-        holds_terminal = false;
-        give_back = true;
-      }
+      held = std::exchange(holds_terminal, false);
     }
-    if (give_back) shared_terminal::instance().take_back();
+    // Not under the lock: the terminal's listeners run inside hand_to and take_back.
+    bool handed = false;
+    if (held) {
+      shared_terminal::instance().take_back();
+    } else if (options.share_terminal && shared_terminal::instance().hand_to(pid)) {
+      const std::lock_guard lock(mutex);
+      holds_terminal = handed = true;
+      if (!stop_requested) signal_group(SIGCONT);
+    }
     if (options.on_stop) options.on_stop(signal, handed);
+  }
+
+  /// Has the keeper send `signal` (then SIGCONT, unless SIGKILL) to the child's group, which
+  /// it does only until it has reaped the child: never to a group id recycled since.
+  void signal_group(int signal) noexcept {
+    const auto byte = static_cast<unsigned char>(signal);
+    if (control.get() >= 0) send_byte(control.get(), byte);
   }
 
   /// The waiter thread: reads the keeper's news until the child is reaped, then publishes
@@ -663,11 +715,12 @@ class process_state {
     changed.notify_all();
   }
 
-  /// One pass over /proc: sends `sig` (0: none; SIGCONT follows any other but SIGKILL, so a
-  /// stopped member acts on it) to every living member (the child's group, the holders of its
-  /// token, the orphans its keeper adopted, and their descendants and the groups they lead),
-  /// and reaps the members that are zombies re-parented to us. `living_out`, when given,
-  /// receives the living members, oldest first.
+  /// One pass over /proc, after the child was reaped: sends `sig` (0: none; SIGCONT follows
+  /// any other but SIGKILL, so a stopped member acts on it) to every living member (the
+  /// keeper's children, which are what is left of the tree since it is their subreaper; the
+  /// holders of the child's token; and their descendants and the groups they lead).
+  /// `living_out`, when given, receives the living members, oldest first. The child's own
+  /// group id is not used: once the child is reaped it may be recycled.
   /// Returns true while any of them lives, or is a zombie whose parent is one of them (it
   /// is about to be reaped or re-parented). A zombie whose parent is someone else (init or
   /// another subreaper) counts as gone: it holds no port and no memory, and only its
@@ -675,17 +728,15 @@ class process_state {
   bool sweep(int sig, std::set<pid_t>& seen, std::set<pid_t>& dead,
              std::vector<int>* living_out = nullptr) {
     bool any = false;
-    bool group_seen = false;
     const auto signal_one = [sig](pid_t target) {
       ::kill(target, sig);
       if (sig != SIGKILL) ::kill(target, SIGCONT);
     };
 #if defined(__linux__)
     const pid_t self = ::getpid();
-    // Members: the child's group, the token holders, the keeper's other children (orphans
-    // of the tree: it is their subreaper), and, to a fixed point, processes whose parent
-    // or group leader is a member (descendants that cleared the token, or were seen only
-    // as zombies). The keeper itself is no member: closing `control` ends it.
+    // Members: the keeper's children, the token holders, and, to a fixed point, processes
+    // whose parent or group leader is a member (descendants that cleared the token, or were
+    // seen only as zombies). The keeper itself is no member: releasing it ends it.
     std::vector<proc_entry> all;
     for (pid_t p : list_pids()) {
       proc_entry e;
@@ -704,8 +755,7 @@ class process_state {
         // A pid once seen dead counts only while still a zombie: alive, it was recycled.
         bool member = known.count(e.pid) != 0 || (e.state == 'Z' && dead.count(e.pid) != 0) ||
                       known.count(e.parent) != 0 ||
-                      (e.group != pid && (known.count(e.group) != 0 || dead.count(e.group) != 0)) ||
-                      (!group_gone && e.group == pid);
+                      (e.group != pid && (known.count(e.group) != 0 || dead.count(e.group) != 0));
         // Only a process started after the child can have inherited its token.
         if (!member && e.state != 'Z' && !token_checked[i] && e.start_ticks >= start_ticks) {
           token_checked[i] = true;
@@ -733,7 +783,6 @@ class process_state {
       }
       any = true;
       seen.insert(e.pid);
-      group_seen = group_seen || (!group_gone && e.group == pid);
       if (sig != 0) signal_one(e.pid);
     }
     if (living_out != nullptr) {
@@ -746,12 +795,12 @@ class process_state {
       for (const proc_entry& e : alive) living_out->push_back(static_cast<int>(e.pid));
     }
 #else
-    group_seen = !group_gone && ::kill(-pid, 0) == 0;
+    // Without /proc: the group only (its id may be recycled once empty; nothing better here).
+    const bool group_seen = !group_gone && ::kill(-pid, 0) == 0;
     any = group_seen;
+    if (group_seen && sig != 0) signal_one(-pid);
     (void)living_out;
 #endif
-    // The group signal as well: it also reaches processes forked since the scan.
-    if (group_seen && sig != 0) signal_one(-pid);
     return any;
   }
 
@@ -780,8 +829,10 @@ class process_state {
     release_keeper();
   }
 
-  /// Closes the control pipe and reaps the keeper (it gives up on leftovers after 2 s).
+  /// Lets the keeper go (a release byte, then EOF) and reaps it (it gives up on leftovers
+  /// after 2 s).
   void release_keeper() {
+    if (control.get() >= 0) send_byte(control.get(), keeper_release);
     control.reset();
     if (keeper <= 0) return;
     while (::waitpid(keeper, nullptr, 0) < 0 && errno == EINTR) {
@@ -845,12 +896,12 @@ inline process_exit child_process::stop() {
     std::unique_lock lock(s.mutex);
     if (s.finished) return s.report;
     if (!s.reaped) {
-      // Under the lock the child is at worst a zombie, so its pid is still its own.
+      // Through the keeper, which signals the group only while it has not reaped the child
+      // (it adds SIGCONT: a stopped child acts on the signal only once continued).
       s.stop_requested = true;
-      ::kill(-s.pid, s.options.stop_signal);
-      ::kill(-s.pid, SIGCONT);  // a stopped child acts on the signal only once continued
+      s.signal_group(s.options.stop_signal);
       if (!s.changed.wait_until(lock, grace_end, [&s] { return s.reaped; })) {
-        ::kill(-s.pid, SIGKILL);
+        s.signal_group(SIGKILL);
         s.changed.wait(lock, [&s] { return s.reaped; });
       }
     }
@@ -926,7 +977,7 @@ inline result<child_process> child_process::spawn(process_options options) {
                       "': " + std::generic_category().message(error)};
   };
   detail::process_fd error_read, error_write, out_write, err_write, control_read, status_write;
-  if (!detail::make_pipe(error_read, error_write) || !detail::make_pipe(control_read, s.control) ||
+  if (!detail::make_pipe(error_read, error_write) || !detail::make_channel(control_read, s.control) ||
       !detail::make_pipe(s.status, status_write))
     return failed("cannot start", errno);
   if (o.on_line) {
@@ -961,6 +1012,7 @@ inline result<child_process> child_process::spawn(process_options options) {
   const bool started = detail::read_all(s.status.get(), &news, sizeof news) &&
                        news.kind == detail::keeper_message::started;
   if (started) s.pid = static_cast<pid_t>(news.value);
+  if (started && plan.take_terminal) detail::foreground_taken(s.pid);
   if (detail::proc_entry self{}; started && detail::read_proc_stat(s.pid, self))
     s.start_ticks = self.start_ticks;
 

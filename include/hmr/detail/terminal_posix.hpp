@@ -27,6 +27,17 @@ struct terminal_state {
   termios original{};      ///< the modes at start
   bool key_mode = false;   ///< the supervisor wants keys one at a time, no echo
   bool program_took = false;  ///< a program has been handed the terminal this session
+  pid_t handed_to = 0;        ///< the group the supervisor gave the foreground to, if any
+
+  /// Under the lock: takes the foreground back from the group it was given to. A group
+  /// that holds it otherwise (the shell's, while the supervisor runs in the background)
+  /// keeps it. True when it moved.
+  bool reclaim() {
+    const pid_t holder = ::tcgetpgrp(STDIN_FILENO);
+    const bool ours = handed_to != 0 && holder == handed_to;
+    handed_to = 0;
+    return ours && ::tcsetpgrp(STDIN_FILENO, ::getpgrp()) == 0;
+  }
   std::map<std::size_t, std::function<void()>> listeners{};
   std::size_t next_handle = 0;
 
@@ -89,6 +100,13 @@ inline bool foreground_start(termios& modes) {
   return true;
 }
 
+/// Records that group `group` took the foreground itself (after `foreground_start`).
+inline void foreground_taken(pid_t group) {
+  terminal_state& s = terminal();
+  const std::lock_guard lock(s.mutex);
+  s.handed_to = group;
+}
+
 }  // namespace detail
 
 inline shared_terminal& shared_terminal::instance() {
@@ -121,7 +139,8 @@ inline void shared_terminal::set_key_mode(bool on) {
 inline bool shared_terminal::hand_to(int group) {
   auto& s = detail::terminal();
   std::unique_lock lock(s.mutex);
-  if (!s.check()) return false;
+  // Only what the supervisor holds: in the background of its terminal, the shell's it is.
+  if (!s.check() || ::tcgetpgrp(STDIN_FILENO) != ::getpgrp()) return false;
   ::tcsetattr(STDIN_FILENO, TCSANOW, &s.original);
   if (::tcsetpgrp(STDIN_FILENO, group) != 0) {
     const termios modes = s.supervisor_modes();
@@ -129,6 +148,7 @@ inline bool shared_terminal::hand_to(int group) {
     return false;
   }
   s.program_took = true;
+  s.handed_to = group;
   s.notify(lock);
   return true;
 }
@@ -137,8 +157,8 @@ inline void shared_terminal::take_back() {
   auto& s = detail::terminal();
   std::unique_lock lock(s.mutex);
   if (!s.check()) return;
-  const bool moved = ::tcgetpgrp(STDIN_FILENO) != ::getpgrp();
-  if (moved) ::tcsetpgrp(STDIN_FILENO, ::getpgrp());
+  const bool moved = s.reclaim();
+  if (::tcgetpgrp(STDIN_FILENO) != ::getpgrp()) return;  // in the background: not ours to set
   const termios modes = s.supervisor_modes();
   ::tcsetattr(STDIN_FILENO, TCSANOW, &modes);
   if (moved) s.notify(lock);
@@ -149,8 +169,8 @@ inline void shared_terminal::restore() {
   std::unique_lock lock(s.mutex);
   if (!s.check()) return;
   s.key_mode = false;
-  const bool moved = ::tcgetpgrp(STDIN_FILENO) != ::getpgrp();
-  if (moved) ::tcsetpgrp(STDIN_FILENO, ::getpgrp());
+  const bool moved = s.reclaim();
+  if (::tcgetpgrp(STDIN_FILENO) != ::getpgrp()) return;  // in the background: not ours to set
   ::tcsetattr(STDIN_FILENO, TCSANOW, &s.original);
   if (moved) s.notify(lock);
 }
