@@ -228,3 +228,32 @@ TEST_CASE("with a restart strategy, quitting stops the program and reports its e
   CHECK(exit->status.signal_name == "SIGTERM");
   CHECK(hmr::event_name(log->events.back()) == "stopped");
 }
+
+TEST_CASE("running out of inotify watches is presented as a warning, and the rest is polled",
+          "[orchestrator]") {
+  temp_dir dir;
+  for (const char* sub : {"a", "b", "c"}) fs::create_directories(dir.path / sub);
+  auto log = std::make_shared<journal>();
+  hmr::orchestrator runner{
+      hmr::native_watcher{dir.path.string(), {.max_native_watches = 1}},  // the ENOSPC path
+      hmr::any_filter{},
+      hmr::debouncer{20ms},
+      recording_strategy{log},
+      recording_presenter{log},
+  };
+  running run{runner};
+  REQUIRE(log->wait([&] { return log->count("error") == 1 && !log->requests.empty(); }));
+  {
+    const std::lock_guard lock(log->mutex);
+    for (const auto& e : log->events) {
+      if (const auto* error = std::get_if<hmr::events::error>(&e)) {
+        CHECK(error->warning);
+        CHECK_FALSE(error->fatal);
+      }
+    }
+  }
+  dir.write("c/x.cpp", "int x;\n");  // under a polled directory: still seen
+  REQUIRE(log->wait([&] { return log->requests.size() == 2; }));
+  runner.stop(0, "quit");
+  CHECK(run.join() == 0);
+}

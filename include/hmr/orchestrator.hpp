@@ -205,7 +205,10 @@ class orchestrator {
         strategy_.submit({.reason = cycle_reason::initial});
       }
     } else {
-      present(events::error{notice.message, notice.hint, false, notice.kind == watch_notice_kind::watch_limit});
+      // Running out of inotify watches or instances is a warning: the rest is polled.
+      const bool warning = notice.kind == watch_notice_kind::watch_limit ||
+                           notice.kind == watch_notice_kind::instance_limit;
+      present(events::error{notice.message, notice.hint, false, warning});
     }
   }
 
