@@ -19,6 +19,7 @@
 #include <time.h>
 #if defined(__linux__)
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/syscall.h>
 #endif
 
@@ -299,10 +300,12 @@ struct keeper_message {
   std::int32_t value = 0;  ///< see `kind_t`
 };
 
-/// In the keeper: the write end of its wake-up pipe, for its signal handler.
+/// In the keeper, where there is no signalfd: the write end of its wake-up pipe, for its
+/// signal handler.
 inline volatile sig_atomic_t keeper_wake_fd = -1;
 
-/// In the keeper: SIGCHLD and the death signal become a byte (the signal number) on the pipe.
+/// In the keeper, where there is no signalfd: SIGCHLD and the death signal become a byte
+/// (the signal number) on the pipe.
 extern "C" inline void keeper_on_signal(int signal) {
   const int saved = errno;
   const auto byte = static_cast<unsigned char>(signal);
@@ -459,7 +462,17 @@ inline constexpr unsigned char keeper_release = 0;
     ::prctl(PR_SET_PDEATHSIG, static_cast<unsigned long>(death_signal), 0UL, 0UL, 0UL);
 #endif
   if (::getppid() != plan.parent) ::_exit(0);  // the supervisor is gone already
+  // SIGCHLD and the death signal, as readable bytes: a signalfd where there is one (no
+  // handler at all, which also suits sanitizer runtimes), else a handler and a pipe.
+  sigset_t listened;
+  ::sigemptyset(&listened);
+  ::sigaddset(&listened, SIGCHLD);
+  ::sigaddset(&listened, death_signal);
   int wake[2] = {-1, -1};
+#if defined(__linux__)
+  wake[0] = ::signalfd(-1, &listened, SFD_NONBLOCK | SFD_CLOEXEC);  // both stay blocked
+  if (wake[0] < 0) child_fail(plan.error_fd, 3, errno);
+#else
   if (::pipe2(wake, O_CLOEXEC | O_NONBLOCK) != 0) child_fail(plan.error_fd, 3, errno);
   keeper_wake_fd = wake[1];
   struct sigaction on {};
@@ -467,6 +480,7 @@ inline constexpr unsigned char keeper_release = 0;
   ::sigemptyset(&on.sa_mask);
   ::sigaction(SIGCHLD, &on, nullptr);
   ::sigaction(death_signal, &on, nullptr);
+#endif
 
   const pid_t self = ::getpid();
   // _Fork: no atfork handlers of the supervisor's libraries run in this copy of a threaded process.
@@ -481,19 +495,22 @@ inline constexpr unsigned char keeper_release = 0;
   keeper_message news{keeper_message::started, static_cast<std::int32_t>(child)};
   write_all(status, &news, sizeof news);
   keeper_close_others({control, status, wake[0], wake[1]});
-  sigset_t listened;
-  ::sigemptyset(&listened);
-  ::sigaddset(&listened, SIGCHLD);
-  ::sigaddset(&listened, death_signal);
+#if !defined(__linux__)
   ::sigprocmask(SIG_UNBLOCK, &listened, nullptr);
+#endif
 
   bool child_reaped = false;
   for (bool supervisor_gone = false; !supervisor_gone;) {
     pollfd polled[2] = {{control, POLLIN, 0}, {wake[0], POLLIN, 0}};
     if (::poll(polled, 2, -1) < 0 && errno != EINTR) break;
+#if defined(__linux__)
+    for (signalfd_siginfo got{}; ::read(wake[0], &got, sizeof got) == static_cast<ssize_t>(sizeof got);)
+      supervisor_gone = supervisor_gone || static_cast<int>(got.ssi_signo) == death_signal;
+#else
     unsigned char signals[64];
     for (ssize_t n; (n = ::read(wake[0], signals, sizeof signals)) > 0;)
       for (ssize_t i = 0; i < n; ++i) supervisor_gone = supervisor_gone || signals[i] == death_signal;
+#endif
     int wait_status = 0;
     for (pid_t reaped; (reaped = ::waitpid(-1, &wait_status, WNOHANG | WUNTRACED | WCONTINUED)) > 0;) {
       if (reaped != child || child_reaped) continue;  // an orphan of the tree, reaped
