@@ -57,7 +57,7 @@ cmake_minimum_required(VERSION 3.25)
 project(version_check LANGUAGES CXX)
 find_package(hmr $version EXACT CONFIG REQUIRED)
 CMAKE
-cmake -S "$work/version-check" -B "$work/version-check/build" -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
+cmake -S "$work/version-check" -B "$work/version-check/build" "${generator[@]}" -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
 
 step "pkg-config"
 export PKG_CONFIG_PATH="$prefix/share/pkgconfig"
