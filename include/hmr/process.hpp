@@ -53,9 +53,10 @@ struct process_options {
   /// modes the terminal had at start, and is continued, as `fg` does in a shell; the
   /// supervisor takes the terminal back, in its own modes, when the child ends or is stopped
   /// while holding it (Ctrl-Z). Once a child has taken the terminal, later ones with this
-  /// option take it as they start (the next generations of a TUI, say). A child holding the terminal that dies of SIGINT
-  /// (Ctrl-C reaches only the foreground group) passes SIGINT on to the supervisor, as a
-  /// shell does. Off: such a child stays stopped, and `on_stop` says so.
+  /// option take it as they start (the next generations of a TUI, say). A child holding the
+  /// terminal that dies of SIGINT or SIGHUP (Ctrl-C, or the terminal hanging up, reach only
+  /// the foreground group) passes the signal on to the supervisor, as a shell does. Off:
+  /// such a child stays stopped, and `on_stop` says so.
   bool share_terminal = false;
   /// The signal `stop()` sends to the child's process group first.
   int stop_signal = SIGTERM;

@@ -672,10 +672,12 @@ class process_state {
     reported = true;
     changed.notify_all();
     lock.unlock();
-    // Ctrl-C on a terminal the program held reached only the program: pass it on, as a
-    // shell does, so the supervisor's own SIGINT handling runs.
-    if (held_terminal && copy.why == process_exit::cause::crashed && copy.status.signal == SIGINT)
-      ::kill(::getpid(), SIGINT);
+    // Ctrl-C on a terminal the program held, or the terminal hanging up, reached only the
+    // program (the foreground group): pass it on, as a shell does, so the supervisor's own
+    // SIGINT or SIGHUP handling runs.
+    if (held_terminal && copy.why == process_exit::cause::crashed &&
+        (copy.status.signal == SIGINT || copy.status.signal == SIGHUP))
+      ::kill(::getpid(), copy.status.signal);
   }
 
   /// Splits `data` into lines for `stream`, keeping the unfinished tail in `pending`.
